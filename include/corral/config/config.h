@@ -1,0 +1,149 @@
+#pragma once
+// The validated configuration: plain data, built once by the loader (config/loader.h) and never
+// changed afterwards. Every field has the default that DESIGN.md documents; a field whose YAML key
+// was absent keeps it. Keys are the YAML keys of DESIGN.md, spelled the same.
+
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "corral/core/address.h"
+
+namespace corral::config {
+
+using namespace std::chrono_literals;
+using Duration = std::chrono::milliseconds;
+
+enum class Balance { RoundRobin, LeastConnections, IpHash, StickyCookie };
+enum class HealthCheckType { Tcp, Http };
+enum class ProxyProtocol { Off, V1, V2 };
+
+struct CertificateConfig {
+  std::string cert; // PEM file, resolved relative to the config file's folder
+  std::string key;
+};
+
+struct TlsConfig {
+  std::vector<CertificateConfig> certificates; // first is the default
+  std::vector<std::string> alpn;
+  std::string min_version = "TLSv1.2";
+};
+
+struct SniRoute {
+  std::string sni; // exact name or "*.example.com"
+  std::string backend;
+};
+
+struct TlsPassthroughConfig {
+  std::vector<SniRoute> routes;
+  std::string default_backend; // empty: no default, unmatched clients are closed
+};
+
+struct FrontendConfig {
+  std::string name;
+  HostPort listen;
+  std::string backend;
+  std::optional<TlsConfig> tls;
+  std::optional<TlsPassthroughConfig> tls_passthrough;
+  bool accept_proxy_protocol = false;
+  uint32_t max_connections = 100000;
+  Duration client_timeout = 60s;
+  Duration drain_timeout = 30s;
+};
+
+struct ServerTlsConfig {
+  bool verify = true;
+  std::string ca_file;
+  std::string sni;
+};
+
+struct ServerConfig {
+  HostPort address;  // host may be a DNS name (discovery/)
+  uint32_t weight = 1;
+  std::string name;  // the `name` key, else "host:port" as written
+  std::optional<ServerTlsConfig> tls;
+};
+
+struct StickyCookieConfig {
+  std::string name = "CORRAL";
+  Balance fallback = Balance::RoundRobin; // never StickyCookie
+  Duration max_age = 1h;
+  std::string secret_file;                // empty: a random per-process key
+  uint64_t max_header_size = 16 * 1024;
+  Duration header_timeout = 5s;
+};
+
+struct IpHashConfig {
+  uint32_t ipv4_prefix = 32;
+  uint32_t ipv6_prefix = 64;
+  uint32_t table_size = 65537; // prime; Maglev §3.4
+};
+
+struct SpawnConfig {
+  std::vector<std::string> command;
+  uint32_t instances = 0;   // 0 = auto, one per core
+  uint16_t port_first = 0;  // `ports: 9001-9099`
+  uint16_t port_last = 0;
+  std::string cwd;
+  std::map<std::string, std::string> env;
+  Duration stop_timeout = 10s;
+};
+
+struct HealthCheckConfig {
+  HealthCheckType type = HealthCheckType::Tcp;
+  std::string path = "/healthz";
+  uint16_t expect_status_min = 200;
+  uint16_t expect_status_max = 399;
+  Duration interval = 2s;
+  Duration timeout = 1s;
+  uint32_t rise = 2;
+  uint32_t fall = 3;
+};
+
+struct PassiveConfig {
+  uint32_t consecutive_failures = 5;
+  Duration ejection_time = 30s;
+};
+
+struct BackendConfig {
+  std::string name;
+  Balance balance = Balance::RoundRobin;
+  StickyCookieConfig sticky_cookie;
+  IpHashConfig ip_hash;
+  std::vector<ServerConfig> servers; // may be empty only when `spawn` is set
+  Duration resolve_interval = 5s;
+  std::optional<SpawnConfig> spawn;
+  std::optional<HealthCheckConfig> health_check; // absent: servers count as up
+  PassiveConfig passive;
+  Duration slow_start = 0s;
+  Duration connect_timeout = 3s;
+  Duration server_timeout = 60s;
+  uint32_t retries = 2;
+  ProxyProtocol send_proxy_protocol = ProxyProtocol::Off;
+};
+
+struct AdminConfig {
+  HostPort listen{.host = "127.0.0.1", .port = 9900};
+  std::string token_file;
+};
+
+struct MetricsConfig {
+  HostPort listen{.host = "127.0.0.1", .port = 9100};
+};
+
+struct Config {
+  std::string source;  // the file it was read from
+  uint32_t workers = 0; // 0 = auto, one per core
+  std::optional<AdminConfig> admin;
+  std::optional<MetricsConfig> metrics;
+  std::string access_log = "stdout"; // "stdout" | "off" | a file path
+  std::vector<FrontendConfig> frontends;
+  std::vector<BackendConfig> backends;
+
+  const BackendConfig* findBackend(std::string_view name) const;
+};
+
+} // namespace corral::config
