@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Installs the Debian 12 packages that corral needs to build, test, demo and benchmark.
+# Idempotent: when every package is already installed it does not touch apt at all.
+set -euo pipefail
+
+packages=(
+  build-essential cmake make ninja-build pkg-config
+  libevent-dev libssl-dev libyaml-cpp-dev prometheus-cpp-dev
+  libgtest-dev libgmock-dev libbenchmark-dev
+  libcli11-dev libfmt-dev libspdlog-dev nlohmann-json3-dev libhttp-parser-dev libsystemd-dev
+  curl wrk haproxy openssl ca-certificates python3
+  clang libclang-rt-dev # libFuzzer targets in tests/fuzz
+)
+
+missing=()
+for package in "${packages[@]}"; do
+  status=$(dpkg-query -W -f='${Status}' "$package" 2>/dev/null || true)
+  [[ $status == "install ok installed" ]] || missing+=("$package")
+done
+if ((${#missing[@]} == 0)); then
+  echo "setup: all ${#packages[@]} packages are installed"
+  exit 0
+fi
+
+sudo=()
+((EUID == 0)) || sudo=(sudo)
+echo "setup: installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+"${sudo[@]}" apt-get update
+"${sudo[@]}" apt-get install -y --no-install-recommends "${missing[@]}"

@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# Builds corral twice and runs every test: the release build runs all of ctest, the sanitizer
+# build (ASan + UBSan) runs everything but the benchmarks and the docker cluster tests.
+# Ends with one line "total: N passed, N failed"; exits non-zero when any test failed.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source scripts/lib.sh
+
+scripts/setup.sh
+scripts/build.sh release
+scripts/build.sh sanitize
+
+logs=$(mktemp -d)
+trap 'rm -rf "$logs"' EXIT
+summaries=()
+total_passed=0
+total_failed=0
+
+# run_ctest NAME DIR ARGS...: runs ctest with its output shown and kept, then reads its summary
+# line, "100% tests passed, 0 tests failed out of 42". No such line counts as one failure.
+run_ctest() {
+  local name=$1 dir=$2
+  shift 2
+  echo "== ctest: $name ($dir) =="
+  ctest --test-dir "$dir" --output-on-failure --no-tests=error -j2 "$@" 2>&1 | tee "$logs/$name" || true
+  local line failed all
+  line=$(grep -E '^[0-9]+% tests passed, [0-9]+ tests? failed out of [0-9]+' "$logs/$name" | tail -n 1 || true)
+  if [[ -z $line ]]; then
+    summaries+=("$name: ctest gave no summary")
+    total_failed=$((total_failed + 1))
+    return
+  fi
+  failed=$(sed -E 's/.* ([0-9]+) tests? failed.*/\1/' <<<"$line")
+  all=$(sed -E 's/.*out of ([0-9]+).*/\1/' <<<"$line")
+  summaries+=("$name: $((all - failed)) of $all tests passed")
+  total_passed=$((total_passed + all - failed))
+  total_failed=$((total_failed + failed))
+}
+
+run_ctest release "$(build_dir)"
+run_ctest sanitize "$(build_dir "${CORRAL_ASAN_BUILD_DIR:-build-asan}")" -LE 'bench|cluster'
+
+echo "== summary =="
+printf '%s\n' "${summaries[@]}"
+echo "total: $total_passed passed, $total_failed failed"
+((total_failed == 0))
