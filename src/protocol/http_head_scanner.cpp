@@ -1,0 +1,103 @@
+#include "protocol/http_head_scanner.h"
+
+#include <algorithm>
+#include <cctype>
+
+#include <fmt/format.h>
+
+namespace corral::protocol::detail {
+namespace {
+
+bool equalsIgnoringCase(std::string_view a, std::string_view b) {
+  return std::ranges::equal(a, b, [](char x, char y) {
+    return std::tolower(static_cast<unsigned char>(x)) == std::tolower(static_cast<unsigned char>(y));
+  });
+}
+
+// State shared with the C callbacks through http_parser::data.
+struct Collector {
+  std::string_view collect;
+  bool in_collected = false;    // the current header is one we collect
+  bool value_started = false;   // its value has had a callback already
+  bool folded = false;
+  bool head_complete = false;
+  std::vector<std::string_view> values;
+};
+
+Collector& collectorOf(http_parser* parser) { return *static_cast<Collector*>(parser->data); }
+
+int onHeaderField(http_parser* parser, const char* at, size_t length) {
+  Collector& collector = collectorOf(parser);
+  // The whole buffer is given to one http_parser_execute() call, so a name arrives in one piece.
+  collector.in_collected = equalsIgnoringCase({at, length}, collector.collect);
+  collector.value_started = false;
+  return 0;
+}
+
+int onHeaderValue(http_parser* parser, const char* at, size_t length) {
+  Collector& collector = collectorOf(parser);
+  if (!collector.in_collected) {
+    return 0;
+  }
+  if (collector.value_started) { // a second piece of one value: an obs-fold continuation line
+    collector.folded = true;
+    return 1;
+  }
+  collector.value_started = true;
+  collector.values.emplace_back(at, length);
+  return 0;
+}
+
+int onHeadersComplete(http_parser* parser) {
+  collectorOf(parser).head_complete = true;
+  http_parser_pause(parser, 1); // stop at the end of the head: bodies are relayed, not parsed
+  return 0;
+}
+
+HeadScan bad(std::string message) {
+  return HeadScan{.progress = Progress::Bad, .error = std::move(message)};
+}
+
+} // namespace
+
+HeadScan scanHead(std::string_view bytes, http_parser_type type, size_t max_head_size,
+                  std::string_view collect) {
+  http_parser_settings settings;
+  http_parser_settings_init(&settings);
+  settings.on_header_field = onHeaderField;
+  settings.on_header_value = onHeaderValue;
+  settings.on_headers_complete = onHeadersComplete;
+  Collector collector{.collect = collect};
+  http_parser parser;
+  http_parser_init(&parser, type);
+  parser.data = &collector;
+
+  const std::string_view window = bytes.substr(0, max_head_size);
+  const size_t parsed = http_parser_execute(&parser, &settings, window.data(), window.size());
+  if (collector.folded) {
+    return bad(fmt::format("folded {} header (obs-fold, RFC 7230 §3.2.4)", collect));
+  }
+  if (!collector.head_complete) {
+    const auto code = HTTP_PARSER_ERRNO(&parser);
+    if (code != HPE_OK) {
+      return bad(fmt::format("not an HTTP/1.x head: {}", http_errno_description(code)));
+    }
+    if (parser.http_major > 1) { // seen as soon as the version is read: do not wait for the head
+      return bad(fmt::format("HTTP/{} is not HTTP/1.x", parser.http_major));
+    }
+    if (window.size() == max_head_size) {
+      return bad(fmt::format("head longer than {} bytes", max_head_size));
+    }
+    return HeadScan{};
+  }
+  if (parser.http_major != 1) {
+    return bad(fmt::format("HTTP/{}.{} is not HTTP/1.x", parser.http_major, parser.http_minor));
+  }
+  // Paused in on_headers_complete, the parser stops on the final LF of the blank line.
+  return HeadScan{.progress = Progress::Done,
+                  .size = parsed + 1,
+                  .status = static_cast<int>(parser.status_code),
+                  .values = std::move(collector.values)};
+}
+
+} // namespace corral::protocol::detail
