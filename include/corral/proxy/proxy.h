@@ -1,0 +1,49 @@
+#pragma once
+// The data plane: one worker thread per core, each with its own event_base and its own
+// SO_REUSEPORT listening socket per frontend, owning its sessions end to end.
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "corral/core/address.h"
+#include "corral/core/error.h"
+#include "corral/runtime/snapshot.h"
+
+namespace corral::proxy {
+
+class AccessLog;
+class Worker;
+
+class Proxy {
+public:
+  /// Binds every frontend (one socket per worker; a port of 0 is chosen once and shared) and
+  /// opens the access log. A port in use or an unwritable log fails here, before any thread runs.
+  static Result<std::unique_ptr<Proxy>> create(runtime::SnapshotPtr snapshot);
+  ~Proxy();
+
+  /// Starts the worker threads.
+  void start();
+  /// Stops accepting. Open sessions may finish until their frontend's drain_timeout, then are
+  /// closed; each worker thread ends when its last session has.
+  void drain();
+  /// Waits for every worker thread to end (after drain()).
+  void join();
+  /// Reopens the access log file (SIGUSR1, for logrotate).
+  void reopenAccessLog();
+
+  /// The address each frontend is bound to, in configuration order.
+  std::vector<std::pair<std::string, SocketAddress>> boundAddresses() const;
+
+private:
+  Proxy() = default;
+
+  runtime::SnapshotPtr snapshot_;
+  std::unique_ptr<AccessLog> access_log_;
+  std::vector<std::unique_ptr<Worker>> workers_;
+  std::vector<std::pair<std::string, SocketAddress>> bound_;
+};
+
+} // namespace corral::proxy

@@ -1,0 +1,136 @@
+#include "access_log.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <chrono>
+#include <cstring>
+
+#include <fmt/format.h>
+
+#include "corral/core/log.h"
+
+namespace corral::proxy {
+
+void AccessLog::Buffer::append(std::string_view line) {
+  if (local_.size() + line.size() > kMaxPending) {
+    dropped_.fetch_add(1, std::memory_order_relaxed);
+    return;
+  }
+  local_.append(line);
+  local_.push_back('\n');
+}
+
+void AccessLog::Buffer::flush() {
+  if (local_.empty() || handoff_.load(std::memory_order_acquire) != nullptr) {
+    return; // the writer has not taken the previous batch yet: keep accumulating
+  }
+  handoff_.store(new std::string(std::move(local_)), std::memory_order_release);
+  local_.clear();
+}
+
+Result<std::unique_ptr<AccessLog>> AccessLog::open(const std::string& target, size_t workers) {
+  std::unique_ptr<AccessLog> log(new AccessLog());
+  log->target_ = target;
+  if (target == "stdout") {
+    log->fd_ = STDOUT_FILENO;
+  } else if (target != "off") {
+    log->fd_ = ::open(target.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
+    if (log->fd_ < 0) {
+      return fail(ErrorCode::Io,
+                  fmt::format("cannot open access log {}: {}", target, std::strerror(errno)));
+    }
+    log->owns_fd_ = true;
+  }
+  for (size_t i = 0; i < workers; ++i) {
+    log->buffers_.push_back(std::make_unique<Buffer>());
+  }
+  if (log->enabled()) {
+    log->writer_ = std::thread([raw = log.get()] { raw->writerLoop(); });
+  }
+  return log;
+}
+
+AccessLog::~AccessLog() {
+  finish();
+  if (owns_fd_) {
+    ::close(fd_);
+  }
+}
+
+void AccessLog::reopen() {
+  std::lock_guard lock(mutex_);
+  reopen_ = true;
+  wake_.notify_one();
+}
+
+void AccessLog::finish() {
+  if (writer_.joinable()) {
+    {
+      std::lock_guard lock(mutex_);
+      stop_ = true;
+    }
+    wake_.notify_one();
+    writer_.join();
+  }
+}
+
+// Takes every handed-over batch; after the workers stopped, their local lines too.
+void AccessLog::collect(bool include_local) {
+  std::string batch;
+  for (auto& buffer : buffers_) {
+    if (std::string* taken = buffer->handoff_.exchange(nullptr, std::memory_order_acq_rel)) {
+      batch += *taken;
+      delete taken;
+    }
+    if (include_local) {
+      batch += buffer->local_;
+      buffer->local_.clear();
+    }
+  }
+  writeBatch(batch);
+}
+
+void AccessLog::writeBatch(std::string& batch) {
+  size_t written = 0;
+  while (written < batch.size()) {
+    const ssize_t n = ::write(fd_, batch.data() + written, batch.size() - written);
+    if (n < 0 && errno == EINTR) {
+      continue;
+    }
+    if (n <= 0) {
+      log::proxy()->warn("access log {}: write failed: {}", target_, std::strerror(errno));
+      return;
+    }
+    written += static_cast<size_t>(n);
+  }
+}
+
+void AccessLog::writerLoop() {
+  for (;;) {
+    bool stop = false;
+    bool reopen = false;
+    {
+      std::unique_lock lock(mutex_);
+      wake_.wait_for(lock, std::chrono::milliseconds(50), [&] { return stop_ || reopen_; });
+      stop = stop_;
+      reopen = std::exchange(reopen_, false);
+    }
+    collect(/*include_local=*/stop);
+    if (reopen && owns_fd_) {
+      const int fd = ::open(target_.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
+      if (fd >= 0) {
+        ::dup2(fd, fd_);
+        ::close(fd);
+      } else {
+        log::proxy()->warn("access log {}: reopen failed: {}", target_, std::strerror(errno));
+      }
+    }
+    if (stop) {
+      return;
+    }
+  }
+}
+
+} // namespace corral::proxy

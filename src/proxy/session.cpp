@@ -1,0 +1,346 @@
+#include "session.h"
+
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+
+#include <event2/buffer.h>
+
+#include <algorithm>
+#include <chrono>
+
+#include <fmt/chrono.h>
+#include <fmt/format.h>
+
+#include "corral/core/log.h"
+#include "worker.h"
+
+namespace corral::proxy {
+namespace {
+
+// A direction stops reading once this much waits to be written to the other side, and resumes
+// below the low mark: a slow reader throttles a fast writer and a session holds at most about
+// 2 x (kHighWatermark + kMaxSingleRead) bytes.
+constexpr size_t kHighWatermark = 256 * 1024;
+constexpr size_t kLowWatermark = 64 * 1024;
+constexpr size_t kMaxSingleRead = 64 * 1024; // libevent reads 4 KiB at a time by default
+
+timeval toTimeval(std::chrono::milliseconds ms) {
+  return {static_cast<time_t>(ms.count() / 1000),
+          static_cast<suseconds_t>(ms.count() % 1000 * 1000)};
+}
+
+void setNoDelay(int fd) {
+  const int one = 1;
+  setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+}
+
+// Names in the access log come from the configuration; escape them anyway so a line stays JSON.
+std::string jsonEscape(std::string_view text) {
+  std::string out;
+  out.reserve(text.size());
+  for (const char c : text) {
+    if (c == '"' || c == '\\') {
+      out.push_back('\\');
+      out.push_back(c);
+    } else if (static_cast<unsigned char>(c) < 0x20) {
+      out += fmt::format("\\u{:04x}", static_cast<unsigned>(c));
+    } else {
+      out.push_back(c);
+    }
+  }
+  return out;
+}
+
+} // namespace
+
+std::string_view terminationName(Termination termination) {
+  switch (termination) {
+  case Termination::ClientClosed: return "client_closed";
+  case Termination::ServerClosed: return "server_closed";
+  case Termination::ClientTimeout: return "client_timeout";
+  case Termination::ServerTimeout: return "server_timeout";
+  case Termination::ClientError: return "client_error";
+  case Termination::ServerError: return "server_error";
+  case Termination::ConnectFailed: return "connect_failed";
+  case Termination::NoServer: return "no_server";
+  case Termination::LimitReached: return "limit_reached";
+  case Termination::Shutdown: return "shutdown";
+  }
+  return "unknown";
+}
+
+Session::Session(Worker& worker, runtime::SnapshotPtr snapshot, const runtime::Frontend& frontend,
+                 int client_fd, const SocketAddress& client)
+    : worker_(worker), snapshot_(std::move(snapshot)), frontend_(frontend),
+      backend_(snapshot_->backends[frontend.backend]), client_address_(client),
+      id_(worker.nextSessionId()) {
+  setNoDelay(client_fd);
+  client_.bev = bufferevent_socket_new(worker_.base(), client_fd, BEV_OPT_CLOSE_ON_FREE);
+  bufferevent_setcb(client_.bev, readCallback, writeCallback, eventCallback, this);
+  bufferevent_set_max_single_read(client_.bev, kMaxSingleRead);
+  // Until the server is connected the client's bytes wait in its input buffer; cap it.
+  bufferevent_setwatermark(client_.bev, EV_READ, 0, kHighWatermark);
+  bufferevent_setwatermark(client_.bev, EV_WRITE, kLowWatermark, 0);
+  evtimer_assign(&idle_timer_, worker_.base(), timerCallback, this);
+  started_ms_ = last_activity_ms_ = nowMs();
+  frontend_.stats->active.fetch_add(1, std::memory_order_relaxed);
+}
+
+Session::~Session() {
+  event_del(&idle_timer_);
+  if (client_.bev != nullptr) {
+    bufferevent_free(client_.bev);
+  }
+  if (server_.bev != nullptr) {
+    bufferevent_free(server_.bev);
+  }
+  if (counted_ != nullptr) {
+    counted_->active.fetch_sub(1, std::memory_order_relaxed);
+  }
+  frontend_.stats->active.fetch_sub(1, std::memory_order_relaxed);
+  worker_.onSessionClosed(this);
+}
+
+uint64_t Session::nowMs() const {
+  timeval now{};
+  event_base_gettimeofday_cached(worker_.base(), &now);
+  return static_cast<uint64_t>(now.tv_sec) * 1000 + static_cast<uint64_t>(now.tv_usec) / 1000;
+}
+
+void Session::start() {
+  // The active count includes this session, so more than the limit means we are one too many.
+  if (frontend_.stats->active.load(std::memory_order_relaxed) > frontend_.config->max_connections) {
+    close(Termination::LimitReached);
+    return;
+  }
+  bufferevent_enable(client_.bev, EV_READ);
+  armIdleTimer();
+  connectServer();
+}
+
+// Picks a server that this session has not tried yet and starts a non-blocking connect.
+void Session::connectServer() {
+  auto& candidates = worker_.candidates();
+  candidates.clear();
+  for (size_t i = 0; i < backend_.servers.size(); ++i) {
+    const runtime::Server& server = backend_.servers[i];
+    const bool tried = std::find(tried_.begin(), tried_.begin() + attempts_, i) !=
+                       tried_.begin() + attempts_;
+    candidates.push_back({.weight = server.weight,
+                          .active = server.stats->active.load(std::memory_order_relaxed),
+                          .eligible = !tried});
+  }
+  const auto pick = worker_.balancer(frontend_.backend).pick(candidates, 0);
+  if (!pick) {
+    close(attempts_ == 0 ? Termination::NoServer : Termination::ConnectFailed);
+    return;
+  }
+  tried_[attempts_++] = static_cast<uint32_t>(*pick);
+  server_choice_ = &backend_.servers[*pick];
+  counted_ = server_choice_->stats.get();
+  counted_->active.fetch_add(1, std::memory_order_relaxed);
+  connect_started_ms_ = nowMs();
+
+  server_.bev = bufferevent_socket_new(worker_.base(), -1, BEV_OPT_CLOSE_ON_FREE);
+  bufferevent_setcb(server_.bev, readCallback, writeCallback, eventCallback, this);
+  bufferevent_set_max_single_read(server_.bev, kMaxSingleRead);
+  bufferevent_setwatermark(server_.bev, EV_WRITE, kLowWatermark, 0);
+  // During connect libevent waits for writability, so a write timeout is the connect timeout.
+  const timeval connect_timeout = toTimeval(backend_.config->connect_timeout);
+  bufferevent_set_timeouts(server_.bev, nullptr, &connect_timeout);
+  const auto& address = server_choice_->address;
+  if (bufferevent_socket_connect(server_.bev, address.get(), static_cast<int>(address.length())) <
+      0) {
+    onConnectFailed(evutil_socket_error_to_string(EVUTIL_SOCKET_ERROR()));
+  }
+}
+
+void Session::onConnected() {
+  connected_ = true;
+  connect_ms_ = nowMs() - connect_started_ms_;
+  bufferevent_set_timeouts(server_.bev, nullptr, nullptr);
+  setNoDelay(bufferevent_getfd(server_.bev));
+  bufferevent_enable(server_.bev, EV_READ | EV_WRITE);
+  log::proxy()->debug("[C{:x}] connected to {}/{} ({}) in {} ms", id_, backend_.config->name,
+                      server_choice_->name, server_choice_->address.toString(), connect_ms_);
+  forward(client_); // what the client sent while we were connecting
+  if (client_.read_eof) {
+    onEof(client_);
+  }
+}
+
+void Session::onConnectFailed(std::string_view why) {
+  log::proxy()->debug("[C{:x}] connect to {}/{} ({}) failed: {}", id_, backend_.config->name,
+                      server_choice_->name, server_choice_->address.toString(), why);
+  bufferevent_free(server_.bev);
+  server_.bev = nullptr;
+  counted_->active.fetch_sub(1, std::memory_order_relaxed);
+  counted_ = nullptr;
+  if (attempts_ > backend_.config->retries || attempts_ >= kMaxTries) {
+    close(Termination::ConnectFailed);
+    return;
+  }
+  connectServer();
+}
+
+void Session::onReadable(Peer& from) {
+  last_activity_ms_ = nowMs();
+  if (connected_) {
+    forward(from);
+  }
+}
+
+// Moves what `from` sent to the other side's output (no copy: evbuffer chains move) and stops
+// reading `from` while the other side has a full buffer; onWritable() resumes it.
+void Session::forward(Peer& from) {
+  Peer& to = other(from);
+  evbuffer* input = bufferevent_get_input(from.bev);
+  from.bytes += evbuffer_get_length(input);
+  evbuffer* output = bufferevent_get_output(to.bev);
+  evbuffer_add_buffer(output, input);
+  if (evbuffer_get_length(output) >= kHighWatermark) {
+    bufferevent_disable(from.bev, EV_READ);
+  }
+}
+
+// `to` has written its output down to the low watermark (or empty).
+void Session::onWritable(Peer& to) {
+  if (!connected_) {
+    return;
+  }
+  Peer& from = other(to);
+  if (!from.read_eof && !(bufferevent_get_enabled(from.bev) & EV_READ)) {
+    bufferevent_enable(from.bev, EV_READ);
+  }
+  if (passHalfClose(to)) {
+    finishIfDone();
+  }
+}
+
+// Once the side opposite `to` has stopped sending and everything it sent is written to `to`,
+// stop sending to `to` as well. Returns whether it did so just now.
+bool Session::passHalfClose(Peer& to) {
+  const Peer& from = other(to);
+  if (!from.read_eof || to.write_shut || evbuffer_get_length(bufferevent_get_output(to.bev)) > 0) {
+    return false;
+  }
+  ::shutdown(bufferevent_getfd(to.bev), SHUT_WR);
+  to.write_shut = true;
+  return true;
+}
+
+void Session::onEvent(Peer& peer, short events) {
+  const bool is_server = &peer == &server_;
+  if (is_server && !connected_) {
+    if (events & BEV_EVENT_CONNECTED) {
+      onConnected();
+    } else {
+      onConnectFailed((events & BEV_EVENT_TIMEOUT)
+                          ? "timed out"
+                          : evutil_socket_error_to_string(EVUTIL_SOCKET_ERROR()));
+    }
+    return;
+  }
+  if (events & BEV_EVENT_EOF) {
+    onEof(peer);
+    return;
+  }
+  log::proxy()->debug("[C{:x}] {} error: {}", id_, is_server ? "server" : "client",
+                      evutil_socket_error_to_string(EVUTIL_SOCKET_ERROR()));
+  close(is_server ? Termination::ServerError : Termination::ClientError);
+}
+
+// A half-close: `from` will send nothing more. Pass it on once everything it sent is written.
+void Session::onEof(Peer& from) {
+  if (!client_.read_eof && !server_.read_eof) {
+    server_closed_first_ = &from == &server_;
+  }
+  from.read_eof = true;
+  last_activity_ms_ = nowMs();
+  if (!connected_) {
+    return; // onConnected() comes back here
+  }
+  forward(from);
+  passHalfClose(other(from));
+  finishIfDone();
+}
+
+void Session::finishIfDone() {
+  if (client_.read_eof && server_.read_eof && client_.write_shut && server_.write_shut) {
+    close(server_closed_first_ ? Termination::ServerClosed : Termination::ClientClosed);
+  }
+}
+
+void Session::armIdleTimer() {
+  const auto timeout = std::min(frontend_.config->client_timeout, backend_.config->server_timeout);
+  const timeval delay = toTimeval(timeout);
+  evtimer_add(&idle_timer_, &delay);
+}
+
+// Nothing moved for the shorter of client_timeout and server_timeout? Then close, blaming the side
+// we were waiting for: the client when data for it was stuck unsent or when its timeout is the
+// shorter, the server otherwise. Activity is read off a timestamp rather than by re-arming the
+// timer on every read.
+void Session::onIdleTimer() {
+  const uint64_t now = nowMs();
+  const auto client_timeout = static_cast<uint64_t>(frontend_.config->client_timeout.count());
+  const auto server_timeout = static_cast<uint64_t>(backend_.config->server_timeout.count());
+  const uint64_t idle = now - last_activity_ms_;
+  const uint64_t limit = std::min(client_timeout, server_timeout);
+  if (idle < limit) {
+    const timeval rest = toTimeval(std::chrono::milliseconds(limit - idle));
+    evtimer_add(&idle_timer_, &rest);
+    return;
+  }
+  const bool waiting_on_client =
+      client_timeout <= server_timeout ||
+      evbuffer_get_length(bufferevent_get_output(client_.bev)) > 0;
+  close(waiting_on_client ? Termination::ClientTimeout : Termination::ServerTimeout);
+}
+
+void Session::close(Termination termination) {
+  if (closing_) {
+    return;
+  }
+  closing_ = true;
+  if (AccessLog::Buffer* log = worker_.accessLog()) {
+    log->append(accessLogLine(termination));
+  }
+  delete this;
+}
+
+std::string Session::accessLogLine(Termination termination) const {
+  const uint64_t now = nowMs();
+  const auto time = std::chrono::system_clock::now();
+  return fmt::format(
+      R"({{"time":"{:%FT%T}Z","id":"{:x}","frontend":"{}","client":"{}","backend":"{}",)"
+      R"("server":"{}","bytes_in":{},"bytes_out":{},"connect_ms":{},"duration_ms":{},)"
+      R"("termination":"{}"}})",
+      std::chrono::floor<std::chrono::milliseconds>(time), id_,
+      jsonEscape(frontend_.config->name), client_address_.toString(),
+      jsonEscape(backend_.config->name),
+      server_choice_ != nullptr ? jsonEscape(server_choice_->name) : "", client_.bytes,
+      server_.bytes, connect_ms_, now - started_ms_, terminationName(termination));
+}
+
+void Session::readCallback(bufferevent* bev, void* self) {
+  auto* session = static_cast<Session*>(self);
+  session->onReadable(session->peerOf(bev));
+}
+
+void Session::writeCallback(bufferevent* bev, void* self) {
+  auto* session = static_cast<Session*>(self);
+  session->onWritable(session->peerOf(bev));
+}
+
+void Session::eventCallback(bufferevent* bev, short events, void* self) {
+  auto* session = static_cast<Session*>(self);
+  session->onEvent(session->peerOf(bev), events);
+}
+
+void Session::timerCallback(evutil_socket_t, short, void* self) {
+  static_cast<Session*>(self)->onIdleTimer();
+}
+
+} // namespace corral::proxy

@@ -1,0 +1,87 @@
+#pragma once
+// A worker thread: its own event_base, its own listening socket per frontend, its own sessions
+// and balancer state. Nothing here is shared with other workers except atomics in the snapshot.
+
+#include <event2/event.h>
+#include <event2/event_struct.h>
+#include <event2/listener.h>
+
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+#include "access_log.h"
+#include "corral/balance/balancer.h"
+#include "corral/runtime/snapshot.h"
+
+namespace corral::proxy {
+
+class Session;
+
+class Worker {
+public:
+  /// listen_fds: one bound, listening socket per frontend of the snapshot, in its order.
+  Worker(size_t id, runtime::SnapshotPtr snapshot, std::vector<int> listen_fds,
+         AccessLog& access_log);
+  ~Worker();
+  Worker(const Worker&) = delete;
+  Worker& operator=(const Worker&) = delete;
+
+  void start();
+  /// Runs `task` on this worker's thread; callable from any thread.
+  void post(std::function<void()> task);
+  /// Stops accepting and ends the thread once sessions are done or their drain time is up.
+  void drain() {
+    post([this] { beginDrain(); });
+  }
+  void join();
+
+  // For sessions, on this worker's thread only.
+  event_base* base() const { return base_; }
+  size_t id() const { return id_; }
+  uint64_t nextSessionId() { return (uint64_t{id_} << 48) | ++session_counter_; }
+  balance::Balancer& balancer(size_t backend) { return *balancers_[backend]; }
+  std::vector<balance::Candidate>& candidates() { return candidates_; }
+  AccessLog::Buffer* accessLog() { return access_log_; }
+  void onSessionClosed(Session* session);
+
+private:
+  struct Listener {
+    Worker* worker = nullptr;
+    size_t frontend = 0;
+    evconnlistener* listener = nullptr;
+    event backoff{}; // re-enables accepting after EMFILE
+  };
+
+  void run();
+  void beginDrain();
+  void onDrainTimer();
+  void onAccept(Listener& listener, int fd, const sockaddr* address, int length);
+  void onAcceptError(Listener& listener);
+  void runPosted();
+  static void acceptCallback(evconnlistener*, evutil_socket_t, sockaddr*, int, void* listener);
+  static void acceptErrorCallback(evconnlistener*, void* listener);
+
+  size_t id_;
+  runtime::SnapshotPtr snapshot_;
+  event_base* base_ = nullptr;
+  std::vector<std::unique_ptr<Listener>> listeners_;
+  std::vector<std::unique_ptr<balance::Balancer>> balancers_; // one per backend
+  std::vector<balance::Candidate> candidates_;                // scratch for pick()
+  AccessLog::Buffer* access_log_ = nullptr;
+  Session* sessions_ = nullptr; // intrusive list head
+  size_t session_count_ = 0;
+  uint64_t session_counter_ = 0;
+  bool draining_ = false;
+  event drain_timer_{};
+  event log_timer_{};
+  int wake_fd_ = -1; // eventfd: post() wakes the loop
+  event wake_event_{};
+  std::mutex mailbox_mutex_; // control messages only, never on the connection path
+  std::vector<std::function<void()>> mailbox_;
+  std::thread thread_;
+};
+
+} // namespace corral::proxy
