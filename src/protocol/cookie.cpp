@@ -11,7 +11,7 @@ namespace {
 std::string_view trimSpaces(std::string_view text) {
   const size_t first = text.find_first_not_of(" \t");
   if (first == std::string_view::npos) {
-    return {};
+    return text.substr(text.size()); // empty, but still a view into the header
   }
   const size_t last = text.find_last_not_of(" \t");
   return text.substr(first, last - first + 1);

@@ -54,8 +54,35 @@ int onHeadersComplete(http_parser* parser) {
   return 0;
 }
 
+// libhttp-parser, built lenient (HTTP_PARSER_STRICT=0) as Debian ships it, takes any byte after a
+// CR as the LF that ends a line. A reader that disagrees with the server about where a line or the
+// head ends invites request smuggling, so every CR must be followed by LF.
+bool hasOnlyCrlfOrLfLineEnds(std::string_view head) {
+  for (size_t cr = head.find('\r'); cr != std::string_view::npos; cr = head.find('\r', cr + 1)) {
+    if (cr + 1 >= head.size() || head[cr + 1] != '\n') {
+      return false;
+    }
+  }
+  return head.ends_with('\n');
+}
+
 HeadScan bad(std::string message) {
   return HeadScan{.progress = Progress::Bad, .error = std::move(message)};
+}
+
+// The head has not ended within the bytes given: an error, a head too long, or more to come.
+HeadScan incompleteHead(const http_parser& parser, size_t window_size, size_t max_head_size) {
+  const auto code = HTTP_PARSER_ERRNO(&parser);
+  if (code != HPE_OK) {
+    return bad(fmt::format("not an HTTP/1.x head: {}", http_errno_description(code)));
+  }
+  if (parser.http_major > 1) { // seen as soon as the version is read: do not wait for the head
+    return bad(fmt::format("HTTP/{} is not HTTP/1.x", parser.http_major));
+  }
+  if (window_size == max_head_size) {
+    return bad(fmt::format("head longer than {} bytes", max_head_size));
+  }
+  return HeadScan{};
 }
 
 } // namespace
@@ -78,17 +105,11 @@ HeadScan scanHead(std::string_view bytes, http_parser_type type, size_t max_head
     return bad(fmt::format("folded {} header (obs-fold, RFC 7230 §3.2.4)", collect));
   }
   if (!collector.head_complete) {
-    const auto code = HTTP_PARSER_ERRNO(&parser);
-    if (code != HPE_OK) {
-      return bad(fmt::format("not an HTTP/1.x head: {}", http_errno_description(code)));
-    }
-    if (parser.http_major > 1) { // seen as soon as the version is read: do not wait for the head
-      return bad(fmt::format("HTTP/{} is not HTTP/1.x", parser.http_major));
-    }
-    if (window.size() == max_head_size) {
-      return bad(fmt::format("head longer than {} bytes", max_head_size));
-    }
-    return HeadScan{};
+    return incompleteHead(parser, window.size(), max_head_size);
+  }
+  const std::string_view head = window.substr(0, parsed + 1);
+  if (!hasOnlyCrlfOrLfLineEnds(head)) {
+    return bad("not an HTTP/1.x head: CR without LF");
   }
   if (parser.http_major != 1) {
     return bad(fmt::format("HTTP/{}.{} is not HTTP/1.x", parser.http_major, parser.http_minor));

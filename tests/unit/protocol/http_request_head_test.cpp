@@ -72,6 +72,23 @@ TEST(RequestHeadTest, RejectsAFoldedCookieHeader) {
   EXPECT_EQ(head.error, "folded Cookie header (obs-fold, RFC 7230 §3.2.4)");
 }
 
+// Debian's libhttp-parser is built lenient and takes any byte after the CR of the blank line as
+// its LF; a server would disagree about where the head ends, so such a head is refused. (A bare CR
+// inside a line the library already refuses.)
+TEST(RequestHeadTest, RejectsACarriageReturnWithoutLineFeed) {
+  const struct {
+    std::string request;
+    std::string error;
+  } cases[] = {
+      {"GET / HTTP/1.1\r\nHost: a\r\n\rX", "not an HTTP/1.x head: CR without LF"},
+      {"GET / HTTP/1.1\rX\r\n\r\n", "not an HTTP/1.x head: LF character expected"},
+      {"GET / HTTP/1.1\r\nHost: a\rX\r\n\r\n", "not an HTTP/1.x head: LF character expected"},
+  };
+  for (const auto& c : cases) {
+    EXPECT_EQ(parseRequestHead(c.request, kMax).error, c.error) << c.request;
+  }
+}
+
 TEST(RequestHeadTest, AHeadWithoutCookiesHasNone) {
   const auto head = parseRequestHead("GET / HTTP/1.1\r\nHost: a\r\n\r\n", kMax);
   ASSERT_TRUE(head.isDone());
