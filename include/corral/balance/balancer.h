@@ -9,15 +9,16 @@
 #include <optional>
 #include <span>
 
+#include "corral/balance/maglev_table.h"
 #include "corral/config/config.h"
 
 namespace corral::balance {
 
 /// What a balancer sees of one server at pick time, in the backend's server order.
 struct Candidate {
-  uint32_t weight = 1;    // effective weight (slow start applied); 0 means never pick
-  uint32_t active = 0;    // live connections across all workers (least_connections)
-  bool eligible = true;   // up, not draining or disabled, not already tried by this session
+  uint32_t weight = 1;  // effective weight (slow start applied); 0 means never pick
+  uint32_t active = 0;  // live connections across all workers (least_connections)
+  bool eligible = true; // up, not draining or disabled, not already tried by this session
 };
 
 /// Chooses a server for a new connection.
@@ -37,5 +38,11 @@ std::unique_ptr<Balancer> makeRoundRobin(size_t server_count);
 
 /// Fewest active connections relative to weight; ties go round robin.
 std::unique_ptr<Balancer> makeLeastConnections(size_t server_count);
+
+/// Consistent hashing of the client key through a shared Maglev table built from the backend's
+/// servers in the same order as the candidates. When the table's server is not eligible (down, or
+/// already tried by this session) the following slots of the table are probed, so the clients of
+/// one unavailable server spread over the others and every other client stays where it was.
+std::unique_ptr<Balancer> makeIpHash(std::shared_ptr<const MaglevTable> table);
 
 } // namespace corral::balance
