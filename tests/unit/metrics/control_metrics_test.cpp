@@ -1,0 +1,132 @@
+#include "corral/metrics/control_metrics.h"
+
+#include <algorithm>
+#include <thread>
+
+#include <gtest/gtest.h>
+
+#include "tests/unit/metrics/metrics_test_support.h"
+
+namespace corral::metrics {
+namespace {
+
+using namespace testing;
+using runtime::SnapshotPtr;
+
+config::Config spawnedConfig(uint32_t instances) {
+  config::Config config = webConfig({server("s1", 9001), server("s2", 9002)});
+  config.backends[0].spawn = config::SpawnConfig{.command = {"app"}, .instances = instances};
+  return config;
+}
+
+// Without health checks (no state provider) every server counts as up.
+TEST(ControlMetricsTest, EveryServerIsUpWithoutHealthChecks) {
+  const SnapshotPtr snapshot = build(webConfig({server("s1", 9001), server("s2", 9002)}));
+  const ControlMetrics metrics([&] { return snapshot; });
+  const auto families = metrics.Collect();
+  EXPECT_EQ(valueOf(families, "corral_server_up", {{"backend", "app"}, {"server", "s1"}}), 1);
+  EXPECT_EQ(valueOf(families, "corral_server_up", {{"backend", "app"}, {"server", "s2"}}), 1);
+}
+
+TEST(ControlMetricsTest, ServerUpFollowsTheStateProvider) {
+  const SnapshotPtr snapshot = build(webConfig({server("s1", 9001), server("s2", 9002)}));
+  const ControlMetrics metrics([&] { return snapshot; },
+                               [](std::string_view backend, std::string_view server) {
+                                 return !(backend == "app" && server == "s2");
+                               });
+  const auto families = metrics.Collect();
+  EXPECT_EQ(valueOf(families, "corral_server_up", {{"backend", "app"}, {"server", "s1"}}), 1);
+  EXPECT_EQ(valueOf(families, "corral_server_up", {{"backend", "app"}, {"server", "s2"}}), 0);
+}
+
+// Every result of every configured server is there at 0, so a rate() of failures works before
+// the first failure; counting moves only the one series.
+TEST(ControlMetricsTest, CountsHealthChecksPerServerAndResult) {
+  const SnapshotPtr snapshot = build(webConfig({server("s1", 9001), server("s2", 9002)}));
+  ControlMetrics metrics([&] { return snapshot; });
+  EXPECT_EQ(labelSets(metrics.Collect(), "corral_health_checks_total").size(), 2 * 5);
+  metrics.countHealthCheck("app", "s2", HealthCheckResult::Timeout);
+  metrics.countHealthCheck("app", "s2", HealthCheckResult::Timeout);
+  metrics.countHealthCheck("app", "s1", HealthCheckResult::Success);
+  const auto families = metrics.Collect();
+  auto checks = [&](const char* server, const char* result) {
+    return valueOf(families, "corral_health_checks_total",
+                   {{"backend", "app"}, {"server", server}, {"result", result}});
+  };
+  EXPECT_EQ(checks("s2", "timeout"), 2);
+  EXPECT_EQ(checks("s1", "success"), 1);
+  EXPECT_EQ(checks("s1", "timeout"), 0);
+  for (const char* result : {"refused", "bad_status", "error"}) {
+    EXPECT_EQ(checks("s1", result), 0) << result;
+  }
+}
+
+// Spawned instances are app#0 .. app#N-1 from startup; a restart counts on its instance.
+TEST(ControlMetricsTest, CountsRestartsPerSpawnedInstance) {
+  const SnapshotPtr snapshot = build(spawnedConfig(3));
+  ControlMetrics metrics([&] { return snapshot; });
+  metrics.countInstanceRestart("app", "app#1");
+  const auto families = metrics.Collect();
+  EXPECT_EQ(labelSets(families, "corral_instance_restarts_total"),
+            (std::vector<LabelMap>{{{"backend", "app"}, {"instance", "app#0"}},
+                                   {{"backend", "app"}, {"instance", "app#1"}},
+                                   {{"backend", "app"}, {"instance", "app#2"}}}));
+  EXPECT_EQ(valueOf(families, "corral_instance_restarts_total",
+                    {{"backend", "app"}, {"instance", "app#1"}}), 1);
+}
+
+TEST(ControlMetricsTest, NamesOneInstancePerCoreWhenInstancesIsAuto) {
+  config::BackendConfig backend = spawnedConfig(0).backends[0];
+  EXPECT_EQ(instanceNames(backend).size(), std::max(1u, std::thread::hardware_concurrency()));
+  backend.spawn.reset();
+  EXPECT_TRUE(instanceNames(backend).empty());
+}
+
+// A reload that removes s2 and shrinks the instances takes their series away; when s2 comes
+// back, it starts again from 0 (Prometheus reads that as a counter reset).
+TEST(ControlMetricsTest, RemovedServersAndInstancesDisappearAfterAReload) {
+  SnapshotPtr current = build(spawnedConfig(3));
+  ControlMetrics metrics([&] { return current; });
+  metrics.countHealthCheck("app", "s2", HealthCheckResult::Refused);
+  metrics.countInstanceRestart("app", "app#2");
+  config::Config smaller = spawnedConfig(2);
+  smaller.backends[0].servers.pop_back();
+  current = build(std::move(smaller), current.get());
+  const auto families = metrics.Collect();
+  for (const char* name : {"corral_server_up", "corral_health_checks_total"}) {
+    for (const LabelMap& labels : labelSets(families, name)) {
+      EXPECT_EQ(labels.at("server"), "s1") << name;
+    }
+  }
+  EXPECT_EQ(labelSets(families, "corral_instance_restarts_total").size(), 2);
+  current = build(spawnedConfig(3), current.get());
+  const auto again = metrics.Collect();
+  EXPECT_EQ(valueOf(again, "corral_health_checks_total",
+                    {{"backend", "app"}, {"server", "s2"}, {"result", "refused"}}), 0);
+  EXPECT_EQ(valueOf(again, "corral_instance_restarts_total",
+                    {{"backend", "app"}, {"instance", "app#2"}}), 0);
+}
+
+TEST(ControlMetricsTest, CountsReloadsBySuccessAndFailureFromZero) {
+  ControlMetrics metrics([] { return SnapshotPtr(); });
+  const auto at_start = metrics.Collect();
+  EXPECT_EQ(valueOf(at_start, "corral_config_reloads_total", {{"result", "success"}}), 0);
+  EXPECT_EQ(valueOf(at_start, "corral_config_reloads_total", {{"result", "failure"}}), 0);
+  metrics.countConfigReload(ReloadResult::Failure);
+  const auto families = metrics.Collect();
+  EXPECT_EQ(valueOf(families, "corral_config_reloads_total", {{"result", "success"}}), 0);
+  EXPECT_EQ(valueOf(families, "corral_config_reloads_total", {{"result", "failure"}}), 1);
+}
+
+// corral_build_info is 1 with the version of this build (PROJECT_VERSION in CMake).
+TEST(ControlMetricsTest, ExportsBuildInfoWithTheVersion) {
+  const ControlMetrics metrics([] { return SnapshotPtr(); });
+  const auto sets = labelSets(metrics.Collect(), "corral_build_info");
+  ASSERT_EQ(sets.size(), 1);
+  EXPECT_EQ(sets[0].size(), 1);
+  EXPECT_FALSE(sets[0].at("version").empty());
+  EXPECT_EQ(valueOf(metrics.Collect(), "corral_build_info", sets[0]), 1);
+}
+
+} // namespace
+} // namespace corral::metrics
