@@ -129,11 +129,12 @@ print_table() {
   echo
   echo "| scenario | haproxy req/s | corral req/s | corral/haproxy | haproxy p99 ms | corral p99 ms |"
   echo "| --- | ---: | ---: | ---: | ---: | ---: |"
-  local scenario h c ratio=-
+  local scenario h c ratio
   for scenario in "${scenarios[@]}"; do
+    ratio=-
     h=$(median "$work/rps-haproxy-$scenario")
     c=$(median "$work/rps-corral-$scenario")
-    [[ $h != - && $c != - ]] && ratio=$(awk -v h="$h" -v c="$c" 'BEGIN {printf "%.2f", h > 0 ? c / h : 0}')
+    [[ $h != - && $c != - ]] && ratio=$(awk -v h="$h" -v c="$c" 'BEGIN {printf "%.2f", (h > 0 ? c / h : 0)}')
     echo "| $scenario | $(number %.0f "$h") | $(number %.0f "$c") | $ratio |" \
       "$(number %.2f "$(median "$work/p99-haproxy-$scenario")") |" \
       "$(number %.2f "$(median "$work/p99-corral-$scenario")") |"

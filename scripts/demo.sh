@@ -29,9 +29,10 @@ for i in 1 2 3 4 5 6; do
   curl -fsS "http://$address/" | tee -a "$logs/replies"
 done
 echo
-# The access log line is written when corral closes its side, just after curl got the reply.
-wait_for "$CORRAL_PID" 3 "access log" test -s "$logs/corral.out" 2>/dev/null || true
-echo "access log (first line of $(wc -l <"$logs/corral.out")):"
+# corral writes a connection's access log line when it closes, just after curl got the reply.
+six_logged() { (($(wc -l <"$logs/corral.out") >= 6)); }
+wait_for "$CORRAL_PID" 3 "access log" six_logged || true
+echo "access log, one JSON line per connection ($(wc -l <"$logs/corral.out") so far), the first:"
 head -n 1 "$logs/corral.out"
 
 answered=$(awk '{print $1}' "$logs/replies" | sort -u | wc -l)

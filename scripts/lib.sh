@@ -67,7 +67,7 @@ start_demo_backend() {
   local log=$logdir/$name.log
   start_child /dev/null "$log" "$build/examples/demo-backend/corral-demo-backend" \
     --name "$name" --port "$port" --listen 127.0.0.1
-  wait_for "$CHILD_PID" 10 "$name" grep -q 'listening on' "$log" || { show_log "$log"; return 1; }
+  wait_for "$CHILD_PID" 10 "$name" grep -qs 'listening on' "$log" || { show_log "$log"; return 1; }
   BACKEND_PORT=$(sed -n 's/.*listening on .*:\([0-9]*\)$/\1/p' "$log")
 }
 
