@@ -12,6 +12,7 @@
 #include <fmt/chrono.h>
 #include <fmt/format.h>
 
+#include "corral/balance/client_key.h"
 #include "corral/core/log.h"
 #include "worker.h"
 
@@ -29,6 +30,12 @@ timeval toTimeval(std::chrono::milliseconds ms) {
   return {static_cast<time_t>(ms.count() / 1000),
           static_cast<suseconds_t>(ms.count() % 1000 * 1000)};
 }
+
+double secondsSince(std::chrono::steady_clock::time_point start) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+}
+
+constexpr size_t rejectIndex(runtime::RejectReason reason) { return static_cast<size_t>(reason); }
 
 void setNoDelay(int fd) {
   const int one = 1;
@@ -70,6 +77,17 @@ std::string_view terminationName(Termination termination) {
   return "unknown";
 }
 
+std::string_view chosenByName(ChosenBy chosen_by) {
+  switch (chosen_by) {
+  case ChosenBy::RoundRobin: return "round_robin";
+  case ChosenBy::LeastConnections: return "least_connections";
+  case ChosenBy::IpHash: return "ip_hash";
+  case ChosenBy::Cookie: return "cookie";
+  case ChosenBy::Redispatch: return "redispatch";
+  }
+  return "unknown";
+}
+
 Session::Session(Worker& worker, runtime::SnapshotPtr snapshot, const runtime::Frontend& frontend,
                  int client_fd, const SocketAddress& client)
     : worker_(worker), snapshot_(std::move(snapshot)), frontend_(frontend),
@@ -83,8 +101,22 @@ Session::Session(Worker& worker, runtime::SnapshotPtr snapshot, const runtime::F
   bufferevent_setwatermark(client_.bev, EV_READ, 0, kHighWatermark);
   bufferevent_setwatermark(client_.bev, EV_WRITE, kLowWatermark, 0);
   evtimer_assign(&idle_timer_, worker_.base(), timerCallback, this);
-  started_ms_ = last_activity_ms_ = nowMs();
+  started_ = std::chrono::steady_clock::now();
+  last_activity_ms_ = nowMs();
   frontend_.stats->active.fetch_add(1, std::memory_order_relaxed);
+  frontend_.stats->cells.at(worker_.id()).connections.add();
+  switch (backend_.placement()) {
+  case config::Balance::LeastConnections:
+    chosen_by_ = ChosenBy::LeastConnections;
+    break;
+  case config::Balance::IpHash:
+    chosen_by_ = ChosenBy::IpHash;
+    client_key_ = balance::clientKey(client, backend_.config->ip_hash.ipv4_prefix,
+                                     backend_.config->ip_hash.ipv6_prefix);
+    break;
+  default:
+    chosen_by_ = ChosenBy::RoundRobin;
+  }
 }
 
 Session::~Session() {
@@ -98,6 +130,7 @@ Session::~Session() {
   if (counted_ != nullptr) {
     counted_->active.fetch_sub(1, std::memory_order_relaxed);
   }
+  snapshot_->worker_cells->at(worker_.id()).session_duration.observe(secondsSince(started_));
   frontend_.stats->active.fetch_sub(1, std::memory_order_relaxed);
   worker_.onSessionClosed(this);
 }
@@ -111,16 +144,27 @@ uint64_t Session::nowMs() const {
 void Session::start() {
   // The active count includes this session, so more than the limit means we are one too many.
   if (frontend_.stats->active.load(std::memory_order_relaxed) > frontend_.config->max_connections) {
+    frontend_.stats->cells.at(worker_.id()).rejected[rejectIndex(runtime::RejectReason::MaxConnections)].add();
     close(Termination::LimitReached);
     return;
   }
   bufferevent_enable(client_.bev, EV_READ);
+  if (backend_.config->balance == config::Balance::StickyCookie) {
+    reading_head_ = true; // readRequestHead() connects once the head is in
+    const timeval header_timeout = toTimeval(backend_.config->sticky_cookie.header_timeout);
+    evtimer_add(&idle_timer_, &header_timeout);
+    return;
+  }
   armIdleTimer();
   connectServer();
 }
 
-// Picks a server that this session has not tried yet and starts a non-blocking connect.
-void Session::connectServer() {
+// The server a client's cookie names, on the first try; otherwise the balancer's choice among
+// servers this session has not tried yet.
+std::optional<size_t> Session::pickServer() {
+  if (sticky_target_ && attempts_ == 0) {
+    return sticky_target_;
+  }
   auto& candidates = worker_.candidates();
   candidates.clear();
   for (size_t i = 0; i < backend_.servers.size(); ++i) {
@@ -131,16 +175,27 @@ void Session::connectServer() {
                           .active = server.stats->active.load(std::memory_order_relaxed),
                           .eligible = !tried});
   }
-  const auto pick = worker_.balancer(frontend_.backend).pick(candidates, 0);
+  return worker_.balancer(frontend_.backend).pick(candidates, client_key_);
+}
+
+// Picks a server that this session has not tried yet and starts a non-blocking connect.
+void Session::connectServer() {
+  const auto pick = pickServer();
   if (!pick) {
+    if (attempts_ == 0) {
+      frontend_.stats->cells.at(worker_.id()).rejected[rejectIndex(runtime::RejectReason::NoServer)].add();
+    }
     close(attempts_ == 0 ? Termination::NoServer : Termination::ConnectFailed);
     return;
+  }
+  if (attempts_ > 0) {
+    backend_.stats->cells.at(worker_.id()).retries.add();
   }
   tried_[attempts_++] = static_cast<uint32_t>(*pick);
   server_choice_ = &backend_.servers[*pick];
   counted_ = server_choice_->stats.get();
   counted_->active.fetch_add(1, std::memory_order_relaxed);
-  connect_started_ms_ = nowMs();
+  connect_started_ = std::chrono::steady_clock::now();
 
   server_.bev = bufferevent_socket_new(worker_.base(), -1, BEV_OPT_CLOSE_ON_FREE);
   bufferevent_setcb(server_.bev, readCallback, writeCallback, eventCallback, this);
@@ -158,12 +213,15 @@ void Session::connectServer() {
 
 void Session::onConnected() {
   connected_ = true;
-  connect_ms_ = nowMs() - connect_started_ms_;
+  connect_seconds_ = secondsSince(connect_started_);
+  snapshot_->worker_cells->at(worker_.id()).connect_duration.observe(connect_seconds_);
+  server_choice_->stats->cells.at(worker_.id()).connections.add();
   bufferevent_set_timeouts(server_.bev, nullptr, nullptr);
   setNoDelay(bufferevent_getfd(server_.bev));
   bufferevent_enable(server_.bev, EV_READ | EV_WRITE);
-  log::proxy()->debug("[C{:x}] connected to {}/{} ({}) in {} ms", id_, backend_.config->name,
-                      server_choice_->name, server_choice_->address.toString(), connect_ms_);
+  log::proxy()->debug("[C{:x}] connected to {}/{} ({}) in {:.3f} ms", id_, backend_.config->name,
+                      server_choice_->name, server_choice_->address.toString(),
+                      connect_seconds_ * 1e3);
   forward(client_); // what the client sent while we were connecting
   if (client_.read_eof) {
     onEof(client_);
@@ -173,6 +231,7 @@ void Session::onConnected() {
 void Session::onConnectFailed(std::string_view why) {
   log::proxy()->debug("[C{:x}] connect to {}/{} ({}) failed: {}", id_, backend_.config->name,
                       server_choice_->name, server_choice_->address.toString(), why);
+  server_choice_->stats->cells.at(worker_.id()).connect_failures.add();
   bufferevent_free(server_.bev);
   server_.bev = nullptr;
   counted_->active.fetch_sub(1, std::memory_order_relaxed);
@@ -181,12 +240,20 @@ void Session::onConnectFailed(std::string_view why) {
     close(Termination::ConnectFailed);
     return;
   }
+  if (sticky_target_ && attempts_ == 1) { // the cookie's server failed: place anew, re-issue
+    chosen_by_ = ChosenBy::Redispatch;
+    insert_cookie_ = true;
+    const auto redispatch = static_cast<size_t>(runtime::StickyResult::Redispatch);
+    backend_.stats->cells.at(worker_.id()).sticky[redispatch].add();
+  }
   connectServer();
 }
 
 void Session::onReadable(Peer& from) {
   last_activity_ms_ = nowMs();
-  if (connected_) {
+  if (reading_head_) {
+    readRequestHead();
+  } else if (connected_) {
     forward(from);
   }
 }
@@ -194,9 +261,16 @@ void Session::onReadable(Peer& from) {
 // Moves what `from` sent to the other side's output (no copy: evbuffer chains move) and stops
 // reading `from` while the other side has a full buffer; onWritable() resumes it.
 void Session::forward(Peer& from) {
+  if (insert_cookie_ && &from == &server_) {
+    forwardResponseHead();
+    return;
+  }
   Peer& to = other(from);
   evbuffer* input = bufferevent_get_input(from.bev);
-  from.bytes += evbuffer_get_length(input);
+  const size_t length = evbuffer_get_length(input);
+  from.bytes += length;
+  runtime::ServerCells& cells = server_choice_->stats->cells.at(worker_.id());
+  (&from == &client_ ? cells.bytes_in : cells.bytes_out).add(length);
   evbuffer* output = bufferevent_get_output(to.bev);
   evbuffer_add_buffer(output, input);
   if (evbuffer_get_length(output) >= kHighWatermark) {
@@ -258,6 +332,10 @@ void Session::onEof(Peer& from) {
   }
   from.read_eof = true;
   last_activity_ms_ = nowMs();
+  if (reading_head_) {
+    readRequestHead(); // the head will not grow any more: decide now
+    return;
+  }
   if (!connected_) {
     return; // onConnected() comes back here
   }
@@ -283,6 +361,11 @@ void Session::armIdleTimer() {
 // shorter, the server otherwise. Activity is read off a timestamp rather than by re-arming the
 // timer on every read.
 void Session::onIdleTimer() {
+  if (reading_head_) {
+    log::proxy()->debug("[C{:x}] no complete request head within header_timeout", id_);
+    close(Termination::ClientTimeout);
+    return;
+  }
   const uint64_t now = nowMs();
   const auto client_timeout = static_cast<uint64_t>(frontend_.config->client_timeout.count());
   const auto server_timeout = static_cast<uint64_t>(backend_.config->server_timeout.count());
@@ -311,17 +394,18 @@ void Session::close(Termination termination) {
 }
 
 std::string Session::accessLogLine(Termination termination) const {
-  const uint64_t now = nowMs();
-  const auto time = std::chrono::system_clock::now();
+  const auto time = std::chrono::floor<std::chrono::milliseconds>(std::chrono::system_clock::now());
   return fmt::format(
-      R"({{"time":"{:%FT%T}Z","id":"{:x}","frontend":"{}","client":"{}","backend":"{}",)"
-      R"("server":"{}","bytes_in":{},"bytes_out":{},"connect_ms":{},"duration_ms":{},)"
+      R"({{"time":"{:%FT%T}.{:03}Z","id":"{:x}","frontend":"{}","client":"{}","backend":"{}",)"
+      R"("server":"{}","chosen_by":"{}","bytes_in":{},"bytes_out":{},"connect_ms":{:.3f},"duration_ms":{:.3f},)"
       R"("termination":"{}"}})",
-      std::chrono::floor<std::chrono::milliseconds>(time), id_,
+      std::chrono::floor<std::chrono::seconds>(time), time.time_since_epoch().count() % 1000, id_,
       jsonEscape(frontend_.config->name), client_address_.toString(),
       jsonEscape(backend_.config->name),
-      server_choice_ != nullptr ? jsonEscape(server_choice_->name) : "", client_.bytes,
-      server_.bytes, connect_ms_, now - started_ms_, terminationName(termination));
+      server_choice_ != nullptr ? jsonEscape(server_choice_->name) : "", chosenByName(chosen_by_),
+      client_.bytes,
+      server_.bytes, connect_seconds_ * 1e3, secondsSince(started_) * 1e3,
+      terminationName(termination));
 }
 
 void Session::readCallback(bufferevent* bev, void* self) {

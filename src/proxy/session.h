@@ -6,9 +6,12 @@
 #include <event2/event_struct.h>
 
 #include <array>
+#include <chrono>
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <optional>
+#include <span>
 
 #include "corral/core/address.h"
 #include "corral/runtime/snapshot.h"
@@ -31,6 +34,10 @@ enum class Termination {
   Shutdown, // still open when the drain timeout ran out
 };
 std::string_view terminationName(Termination termination);
+
+/// How the server was chosen, as the access log names it.
+enum class ChosenBy { RoundRobin, LeastConnections, IpHash, Cookie, Redispatch };
+std::string_view chosenByName(ChosenBy chosen_by);
 
 class Session {
 public:
@@ -59,6 +66,14 @@ private:
   };
 
   void connectServer();
+  std::optional<size_t> pickServer();
+  // Sticky cookie mode (session_http.cpp): read the first request head, route by its cookie, and
+  // put a fresh Set-Cookie into the first response head when the client needs one.
+  void readRequestHead();
+  void routeByCookie(std::span<const std::string_view> cookie_headers);
+  void placeWithoutCookie(runtime::StickyResult result);
+  void forwardResponseHead();
+  std::string setCookieHeader() const;
   void onConnected();
   void onConnectFailed(std::string_view why);
   void onReadable(Peer& from);
@@ -96,11 +111,16 @@ private:
   std::array<uint32_t, kMaxTries> tried_{};
   uint32_t attempts_ = 0;
   event idle_timer_{};
-  uint64_t started_ms_ = 0;
-  uint64_t connect_started_ms_ = 0;
-  uint64_t connect_ms_ = 0;
+  std::chrono::steady_clock::time_point started_;
+  std::chrono::steady_clock::time_point connect_started_;
+  double connect_seconds_ = 0;
   uint64_t last_activity_ms_ = 0;
   bool server_closed_first_ = false;
+  bool reading_head_ = false;             // sticky_cookie: waiting for the first request head
+  bool insert_cookie_ = false;            // a Set-Cookie goes into the first response head
+  std::optional<size_t> sticky_target_;   // the server the client's cookie names
+  ChosenBy chosen_by_ = ChosenBy::RoundRobin;
+  uint64_t client_key_ = 0;               // hash of the client address, for ip_hash
   bool closing_ = false;
 };
 

@@ -20,12 +20,13 @@ timeval toTimeval(std::chrono::milliseconds ms) {
 }
 
 std::unique_ptr<balance::Balancer> makeBalancer(const runtime::Backend& backend) {
-  const size_t n = backend.servers.size();
-  switch (backend.config->balance) {
+  switch (backend.placement()) {
   case config::Balance::LeastConnections:
-    return balance::makeLeastConnections(n);
-  default: // TODO(#4): ip_hash and sticky_cookie place clients round robin until they land
-    return balance::makeRoundRobin(n);
+    return balance::makeLeastConnections(backend.servers.size());
+  case config::Balance::IpHash:
+    return balance::makeIpHash(backend.maglev);
+  default:
+    return balance::makeRoundRobin(backend.servers.size());
   }
 }
 
@@ -146,6 +147,7 @@ void Worker::acceptErrorCallback(evconnlistener*, void* listener) {
 }
 
 void Worker::onAccept(Listener& listener, int fd, const sockaddr* address, int length) {
+  listener.paused_before = false;
   const runtime::Frontend& frontend = snapshot_->frontends[listener.frontend];
   const SocketAddress client =
       SocketAddress::fromSockaddr(address, static_cast<socklen_t>(length));
@@ -164,9 +166,21 @@ void Worker::onAccept(Listener& listener, int fd, const sockaddr* address, int l
 // meanwhile give descriptors back.
 void Worker::onAcceptError(Listener& listener) {
   const int error = EVUTIL_SOCKET_ERROR();
-  log::proxy()->warn("worker {}: accept failed on frontend {}: {}; pausing 100 ms", id_,
-                     snapshot_->frontends[listener.frontend].config->name,
-                     evutil_socket_error_to_string(error));
+  runtime::AcceptError reason = runtime::AcceptError::Other;
+  if (error == EMFILE) {
+    reason = runtime::AcceptError::Emfile;
+  } else if (error == ENFILE) {
+    reason = runtime::AcceptError::Enfile;
+  } else if (error == ENOMEM || error == ENOBUFS) {
+    reason = runtime::AcceptError::Enomem;
+  }
+  snapshot_->worker_cells->at(id_).accept_errors[static_cast<size_t>(reason)].add();
+  if (!listener.paused_before) { // one line per episode, not one per 100 ms
+    log::proxy()->warn("worker {}: accept failed on frontend {}: {}; pausing accepts", id_,
+                       snapshot_->frontends[listener.frontend].config->name,
+                       evutil_socket_error_to_string(error));
+  }
+  listener.paused_before = true;
   evconnlistener_disable(listener.listener);
   evtimer_add(&listener.backoff, &kAcceptBackoff);
 }

@@ -52,7 +52,8 @@ private:
     Worker* worker = nullptr;
     size_t frontend = 0;
     evconnlistener* listener = nullptr;
-    event backoff{}; // re-enables accepting after EMFILE
+    event backoff{};            // re-enables accepting after EMFILE
+    bool paused_before = false; // the last accept failed too: do not log again
   };
 
   void run();

@@ -7,6 +7,8 @@
 
 #include <fmt/format.h>
 
+#include "backend_build.h"
+
 namespace corral::runtime {
 namespace {
 
@@ -87,6 +89,13 @@ Result<std::shared_ptr<const Snapshot>> Snapshot::build(config::Config config,
                                  .address = *address,
                                  .weight = server_config.weight,
                                  .stats = carryOver(old ? &old->stats : nullptr, workers)});
+    }
+    for (auto built : {buildMaglev(backend), buildCookieSigner(backend, old_backend)}) {
+      if (!built) {
+        built.error().message = fmt::format("backend {}: {}", backend_config.name,
+                                            built.error().message);
+        return std::unexpected(built.error());
+      }
     }
     snapshot->backends.push_back(std::move(backend));
   }

@@ -9,7 +9,9 @@
 #include <string>
 #include <vector>
 
+#include "corral/balance/maglev_table.h"
 #include "corral/config/config.h"
+#include "corral/protocol/cookie_signer.h"
 #include "corral/core/address.h"
 #include "corral/core/error.h"
 #include "corral/runtime/stats.h"
@@ -39,6 +41,16 @@ struct Backend {
   const config::BackendConfig* config = nullptr; // points into Snapshot::config
   std::vector<Server> servers;
   std::shared_ptr<BackendStats> stats;
+  /// For ip_hash, and sticky_cookie with an ip_hash fallback: built from the servers in order.
+  std::shared_ptr<const balance::MaglevTable> maglev;
+  /// For sticky_cookie: signs and checks cookie values; shared by every worker (thread-safe).
+  std::shared_ptr<const protocol::CookieSigner> cookie_signer;
+
+  /// The placement used for clients without a valid sticky cookie (or all, in other modes).
+  config::Balance placement() const {
+    return config->balance == config::Balance::StickyCookie ? config->sticky_cookie.fallback
+                                                            : config->balance;
+  }
 };
 
 struct FrontendStats {

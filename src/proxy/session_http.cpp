@@ -1,0 +1,131 @@
+// Sticky cookie mode: the only place where corral looks inside the bytes it relays. It reads the
+// first request head (bounded by max_header_size and header_timeout), routes by the cookie, and
+// inserts a fresh Set-Cookie into the first final response head when the client needs one. After
+// that first exchange the connection is relayed as plain bytes.
+
+#include <event2/buffer.h>
+
+#include <chrono>
+
+#include "corral/core/log.h"
+#include "corral/protocol/cookie.h"
+#include "corral/protocol/http_request_head.h"
+#include "corral/protocol/http_response_head.h"
+#include "session.h"
+#include "worker.h"
+
+namespace corral::proxy {
+namespace {
+
+// A response head longer than this is relayed without a cookie rather than buffered further.
+constexpr size_t kMaxResponseHead = 64 * 1024;
+
+int64_t unixNow() {
+  return std::chrono::duration_cast<std::chrono::seconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+std::string_view pullup(evbuffer* buffer, size_t limit) {
+  const size_t length = std::min(evbuffer_get_length(buffer), limit);
+  const auto* bytes = reinterpret_cast<const char*>(evbuffer_pullup(buffer, static_cast<ssize_t>(length)));
+  return {bytes, length};
+}
+
+} // namespace
+
+void Session::readRequestHead() {
+  evbuffer* input = bufferevent_get_input(client_.bev);
+  const size_t max = backend_.config->sticky_cookie.max_header_size;
+  const auto head = protocol::parseRequestHead(pullup(input, max), max);
+  if (head.needsMore() && !client_.read_eof) {
+    return; // the header timer bounds the wait
+  }
+  if (!head.isDone() && evbuffer_get_length(input) >= max) {
+    log::proxy()->debug("[C{:x}] request head longer than max_header_size ({} bytes)", id_, max);
+    close(Termination::ClientError);
+    return;
+  }
+  reading_head_ = false;
+  event_del(&idle_timer_);
+  armIdleTimer();
+  if (head.isDone()) {
+    routeByCookie(head.value.cookie_headers);
+    return;
+  }
+  // Not HTTP/1.x (or the client stopped sending mid-head): placed like any L4 client and relayed
+  // unchanged, with no cookie to insert.
+  const auto miss = static_cast<size_t>(runtime::StickyResult::Miss);
+  backend_.stats->cells.at(worker_.id()).sticky[miss].add();
+  connectServer();
+}
+
+void Session::routeByCookie(std::span<const std::string_view> cookie_headers) {
+  const auto& sticky = backend_.config->sticky_cookie;
+  const auto value = protocol::findCookie(cookie_headers, sticky.name);
+  if (!value) {
+    placeWithoutCookie(runtime::StickyResult::Miss);
+    return;
+  }
+  const auto server_id = backend_.cookie_signer->verify(backend_.config->name, *value, unixNow());
+  if (!server_id) {
+    placeWithoutCookie(runtime::StickyResult::Rejected); // forged, expired or another backend's
+    return;
+  }
+  for (size_t i = 0; i < backend_.servers.size(); ++i) {
+    if (backend_.servers[i].name == *server_id) {
+      sticky_target_ = i;
+      chosen_by_ = ChosenBy::Cookie;
+      const auto hit = static_cast<size_t>(runtime::StickyResult::Hit);
+      backend_.stats->cells.at(worker_.id()).sticky[hit].add();
+      connectServer();
+      return;
+    }
+  }
+  placeWithoutCookie(runtime::StickyResult::Redispatch); // signed by us, for a server now gone
+}
+
+void Session::placeWithoutCookie(runtime::StickyResult result) {
+  backend_.stats->cells.at(worker_.id()).sticky[static_cast<size_t>(result)].add();
+  if (result == runtime::StickyResult::Redispatch) {
+    chosen_by_ = ChosenBy::Redispatch;
+  }
+  insert_cookie_ = true;
+  connectServer();
+}
+
+std::string Session::setCookieHeader() const {
+  const auto& sticky = backend_.config->sticky_cookie;
+  const auto max_age = std::chrono::duration_cast<std::chrono::seconds>(sticky.max_age);
+  const std::string value = backend_.cookie_signer->issue(
+      backend_.config->name, server_choice_->name, unixNow() + max_age.count());
+  return protocol::formatSetCookie(
+      {.name = sticky.name, .value = value, .max_age = max_age, .secure = false});
+}
+
+// Passes interim (1xx) heads through and puts the Set-Cookie into the first final head. A head
+// that is not HTTP or too long is relayed as it is: the client simply gets no cookie.
+void Session::forwardResponseHead() {
+  evbuffer* input = bufferevent_get_input(server_.bev);
+  evbuffer* output = bufferevent_get_output(client_.bev);
+  runtime::ServerCells& cells = server_choice_->stats->cells.at(worker_.id());
+  while (insert_cookie_) {
+    const auto head = protocol::insertSetCookie(pullup(input, kMaxResponseHead),
+                                                setCookieHeader(), kMaxResponseHead);
+    if (head.needsMore() && !server_.read_eof) {
+      return;
+    }
+    if (!head.isDone()) {
+      insert_cookie_ = false;
+      break;
+    }
+    evbuffer_add(output, head.value.bytes.data(), head.value.bytes.size());
+    evbuffer_drain(input, head.value.consumed);
+    server_.bytes += head.value.consumed;
+    cells.bytes_out.add(head.value.consumed);
+    insert_cookie_ = !head.value.final;
+  }
+  forward(server_);
+}
+
+} // namespace corral::proxy
