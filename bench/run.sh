@@ -125,7 +125,8 @@ number() {
 print_table() {
   echo
   echo "corral vs HAProxy $(haproxy -v 2>/dev/null | awk 'NR == 1 {print $3}'): median of $rounds rounds," \
-    "wrk -t$threads -c$connections -d$duration, $backends backends, $(nproc) cores"
+    "wrk -t$threads -c$connections -d$duration, $backends backends, $(nproc) cores," \
+    "load average $load_before before the run"
   echo
   echo "| scenario | haproxy req/s | corral req/s | corral/haproxy | haproxy p99 ms | corral p99 ms |"
   echo "| --- | ---: | ---: | ---: | ---: | ---: |"
@@ -143,6 +144,7 @@ print_table() {
 
 main() {
   check_tools
+  load_before=$(cut -d ' ' -f 1 /proc/loadavg) # other work on the machine skews every number
   declare -gA target=()
   start_backends
   local proxy round scenario order
