@@ -1,0 +1,422 @@
+#include "corral/admin/admin_server.h"
+
+#include <arpa/inet.h>
+#include <sys/socket.h>
+
+#include <array>
+#include <charconv>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <event2/buffer.h>
+#include <event2/http.h>
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "bearer_token.h"
+#include "corral/core/log.h"
+#include "log_streams.h"
+#include "reply.h"
+#include "request_path.h"
+
+namespace corral::admin {
+namespace {
+
+using nlohmann::json;
+
+// The largest body any endpoint takes is {"weight": 256}; anything much bigger is not ours.
+constexpr ev_ssize_t kMaxBodySize = 4096;
+constexpr ev_ssize_t kMaxHeadersSize = 16 * 1024;
+// An idle or stalled admin connection is closed after this long (not `logs --follow`).
+constexpr int kIdleTimeoutSeconds = 30;
+
+enum class Method { Get, Post };
+
+// One parsed request, as the handlers see it.
+struct Call {
+  evhttp_request* request;
+  std::vector<std::string> captures; // the path segments that matched "*", decoded
+  std::map<std::string, std::string> query;
+};
+
+std::optional<Method> methodOf(evhttp_request* request) {
+  switch (evhttp_request_get_command(request)) {
+  case EVHTTP_REQ_GET: return Method::Get;
+  case EVHTTP_REQ_POST: return Method::Post;
+  default: return std::nullopt;
+  }
+}
+
+bool isIpLiteral(const std::string& text) {
+  std::array<unsigned char, sizeof(in6_addr)> bytes{};
+  return ::inet_pton(AF_INET, text.c_str(), bytes.data()) == 1 ||
+         ::inet_pton(AF_INET6, text.c_str(), bytes.data()) == 1;
+}
+
+std::optional<std::string> queryValue(const Call& call, const std::string& key) {
+  const auto found = call.query.find(key);
+  return found == call.query.end() ? std::nullopt : std::optional(found->second);
+}
+
+} // namespace
+
+class AdminServer::Impl {
+public:
+  Impl(event_base* base, Control& control, std::optional<BearerToken> token)
+      : http_(evhttp_new(base)), control_(control), token_(std::move(token)),
+        streams_(std::in_place, control) {
+    if (http_ == nullptr) {
+      log::admin()->critical("evhttp_new failed");
+      std::abort();
+    }
+    evhttp_set_max_body_size(http_, kMaxBodySize);
+    evhttp_set_max_headers_size(http_, kMaxHeadersSize);
+    evhttp_set_timeout(http_, kIdleTimeoutSeconds);
+    evhttp_set_gencb(http_, &Impl::onRequest, this);
+  }
+  // The streams end first: their connections belong to http_.
+  ~Impl() {
+    streams_.reset();
+    evhttp_free(http_);
+  }
+
+  Result<void> bind(const HostPort& listen);
+  SocketAddress bound() const { return bound_; }
+
+private:
+  using Handler = void (Impl::*)(Call&);
+  struct Route {
+    Method method;
+    std::vector<std::string_view> pattern; // "*" matches one non-empty segment
+    Handler handler;
+  };
+  static const std::vector<Route>& routes();
+
+  static void onRequest(evhttp_request* request, void* self) noexcept;
+  void dispatch(evhttp_request* request);
+  bool authorized(evhttp_request* request);
+  static bool matches(const Route& route, const std::vector<std::string>& segments,
+                      std::vector<std::string>& captures);
+  static void sendMethodNotAllowed(evhttp_request* request, Method allowed);
+
+  void status(Call& call);
+  void serverAction(Call& call, ServerAction action, std::string_view name);
+  void drain(Call& call) { serverAction(call, ServerAction::Drain, "drain"); }
+  void disable(Call& call) { serverAction(call, ServerAction::Disable, "disable"); }
+  void enable(Call& call) { serverAction(call, ServerAction::Enable, "enable"); }
+  void weight(Call& call);
+  void restart(Call& call);
+  void reload(Call& call);
+  void route(Call& call);
+  void logs(Call& call);
+  void ready(Call& call);
+
+  evhttp* http_;
+  Control& control_;
+  std::optional<BearerToken> token_;
+  std::optional<LogStreams> streams_;
+  SocketAddress bound_;
+};
+
+const std::vector<AdminServer::Impl::Route>& AdminServer::Impl::routes() {
+  static const std::vector<Route> kRoutes = {
+      {Method::Get, {"api", "v1", "status"}, &Impl::status},
+      {Method::Post, {"api", "v1", "servers", "*", "*", "drain"}, &Impl::drain},
+      {Method::Post, {"api", "v1", "servers", "*", "*", "disable"}, &Impl::disable},
+      {Method::Post, {"api", "v1", "servers", "*", "*", "enable"}, &Impl::enable},
+      {Method::Post, {"api", "v1", "servers", "*", "*", "weight"}, &Impl::weight},
+      {Method::Post, {"api", "v1", "backends", "*", "restart"}, &Impl::restart},
+      {Method::Post, {"api", "v1", "reload"}, &Impl::reload},
+      {Method::Get, {"api", "v1", "route"}, &Impl::route},
+      {Method::Get, {"api", "v1", "logs", "*", "*"}, &Impl::logs},
+      {Method::Get, {"ready"}, &Impl::ready},
+  };
+  return kRoutes;
+}
+
+Result<void> AdminServer::Impl::bind(const HostPort& listen) {
+  evhttp_bound_socket* socket =
+      evhttp_bind_socket_with_handle(http_, listen.host.c_str(), listen.port);
+  if (socket == nullptr) {
+    return fail(ErrorCode::Io, fmt::format("admin.listen {}:{}: cannot bind (address in use, "
+                                           "not local, or not permitted)",
+                                           listen.host, listen.port));
+  }
+  sockaddr_storage address{};
+  socklen_t length = sizeof(address);
+  ::getsockname(evhttp_bound_socket_get_fd(socket), reinterpret_cast<sockaddr*>(&address),
+                &length);
+  bound_ = SocketAddress::fromSockaddr(reinterpret_cast<sockaddr*>(&address), length);
+  return {};
+}
+
+void AdminServer::Impl::onRequest(evhttp_request* request, void* self) noexcept {
+  try {
+    static_cast<Impl*>(self)->dispatch(request);
+  } catch (const std::exception& error) { // a Control that throws must not unwind through C
+    log::admin()->error("admin request failed: {}", error.what());
+    sendError(request, kInternalError, "internal error");
+  }
+}
+
+// Authentication comes before routing, so that without the token even the list of endpoints
+// (404 or not) stays hidden.
+void AdminServer::Impl::dispatch(evhttp_request* request) {
+  const evhttp_uri* uri = evhttp_request_get_evhttp_uri(request);
+  if (uri == nullptr) { // evhttp gave up on the request line
+    sendError(request, kBadRequest, "malformed request");
+    return;
+  }
+  if (!authorized(request)) {
+    return;
+  }
+  const char* query_text = evhttp_uri_get_query(uri);
+  auto query = parseQuery(query_text == nullptr ? "" : query_text);
+  if (!query) {
+    sendError(request, query.error());
+    return;
+  }
+  Call call{.request = request, .captures = {}, .query = std::move(*query)};
+  const char* path = evhttp_uri_get_path(uri);
+  const auto segments = splitPath(path == nullptr ? "" : path);
+  for (const Route& route : routes()) {
+    if (!matches(route, segments, call.captures)) {
+      continue;
+    }
+    if (methodOf(request) != route.method) {
+      sendMethodNotAllowed(request, route.method);
+      return;
+    }
+    (this->*route.handler)(call);
+    return;
+  }
+  sendError(request, kNotFound, "no such endpoint");
+}
+
+bool AdminServer::Impl::authorized(evhttp_request* request) {
+  if (!token_) {
+    return true;
+  }
+  const char* header =
+      evhttp_find_header(evhttp_request_get_input_headers(request), "Authorization");
+  if (token_->accepts(header == nullptr ? std::nullopt : std::optional<std::string_view>(header))) {
+    return true;
+  }
+  // RFC 6750 §3: a missing token gets the bare challenge, a wrong one says invalid_token.
+  evhttp_add_header(evhttp_request_get_output_headers(request), "WWW-Authenticate",
+                    header == nullptr ? R"(Bearer realm="corral")"
+                                      : R"(Bearer realm="corral", error="invalid_token")");
+  // The peer, not the target: a route query may carry a whole cookie value (STYLE.md §7).
+  char* peer = nullptr;
+  uint16_t port = 0;
+  evhttp_connection_get_peer(evhttp_request_get_connection(request), &peer, &port);
+  log::admin()->info("refused an admin request from {}: {} token", peer == nullptr ? "?" : peer,
+                     header == nullptr ? "no" : "wrong");
+  sendError(request, kUnauthorized, "a valid bearer token is required");
+  return false;
+}
+
+bool AdminServer::Impl::matches(const Route& route, const std::vector<std::string>& segments,
+                                std::vector<std::string>& captures) {
+  if (route.pattern.size() != segments.size()) {
+    return false;
+  }
+  captures.clear();
+  for (size_t i = 0; i < segments.size(); ++i) {
+    if (route.pattern[i] == "*" && !segments[i].empty()) {
+      captures.push_back(segments[i]);
+    } else if (route.pattern[i] != segments[i]) {
+      return false;
+    }
+  }
+  return true;
+}
+
+void AdminServer::Impl::sendMethodNotAllowed(evhttp_request* request, Method allowed) {
+  const char* name = allowed == Method::Post ? "POST" : "GET";
+  evhttp_add_header(evhttp_request_get_output_headers(request), "Allow", name);
+  sendError(request, kMethodNotAllowed, fmt::format("this endpoint accepts {} only", name));
+}
+
+void AdminServer::Impl::status(Call& call) {
+  sendJson(call.request, kOk, toJson(control_.status()));
+}
+
+void AdminServer::Impl::serverAction(Call& call, ServerAction action, std::string_view name) {
+  const std::string& backend = call.captures[0];
+  const std::string& server = call.captures[1];
+  if (auto done = control_.serverAction(backend, server, action); !done) {
+    sendError(call.request, done.error());
+    return;
+  }
+  log::admin()->info("{}/{}: {} (admin API)", backend, server, name);
+  sendJson(call.request, kOk, {{"backend", backend}, {"server", server}, {"action", name}});
+}
+
+namespace {
+
+// {"weight": N} with N an integer in kMinWeight..kMaxWeight.
+Result<uint32_t> parseWeightBody(evhttp_request* request) {
+  evbuffer* input = evhttp_request_get_input_buffer(request);
+  const size_t size = evbuffer_get_length(input);
+  const auto* data = reinterpret_cast<const char*>(evbuffer_pullup(input, -1));
+  const json body = json::parse(data, data + size, nullptr, /*allow_exceptions=*/false);
+  const auto bad = fail(ErrorCode::BadInput,
+                        fmt::format(R"(the body must be JSON such as {{"weight": 10}} with a )"
+                                    "weight from {} to {}",
+                                    kMinWeight, kMaxWeight));
+  if (!body.is_object() || !body.contains("weight") || !body["weight"].is_number_integer()) {
+    return bad;
+  }
+  const auto weight = body["weight"].get<int64_t>();
+  if (weight < int64_t{kMinWeight} || weight > int64_t{kMaxWeight}) {
+    return bad;
+  }
+  return static_cast<uint32_t>(weight);
+}
+
+} // namespace
+
+void AdminServer::Impl::weight(Call& call) {
+  const auto weight = parseWeightBody(call.request);
+  if (!weight) {
+    sendError(call.request, weight.error());
+    return;
+  }
+  const std::string& backend = call.captures[0];
+  const std::string& server = call.captures[1];
+  if (auto done = control_.setWeight(backend, server, *weight); !done) {
+    sendError(call.request, done.error());
+    return;
+  }
+  log::admin()->info("{}/{}: weight {} (admin API)", backend, server, *weight);
+  sendJson(call.request, kOk, {{"backend", backend}, {"server", server}, {"weight", *weight}});
+}
+
+void AdminServer::Impl::restart(Call& call) {
+  const std::string& backend = call.captures[0];
+  if (auto started = control_.restart(backend); !started) {
+    sendError(call.request, started.error());
+    return;
+  }
+  log::admin()->info("{}: rolling restart requested (admin API)", backend);
+  sendJson(call.request, kAccepted, {{"backend", backend}, {"restart", "started"}});
+}
+
+void AdminServer::Impl::reload(Call& call) {
+  if (auto reloaded = control_.reload(); !reloaded) {
+    sendError(call.request, reloaded.error());
+    return;
+  }
+  sendJson(call.request, kOk, {{"reload", "ok"}});
+}
+
+void AdminServer::Impl::route(Call& call) {
+  const auto backend = queryValue(call, "backend");
+  const auto client = queryValue(call, "client");
+  if (!backend || !client) {
+    sendError(call.request, kBadRequest, "route needs ?backend=NAME&client=IP[&cookie=VALUE]");
+    return;
+  }
+  if (!isIpLiteral(*client)) {
+    sendError(call.request, kBadRequest,
+              fmt::format("client must be an IPv4 or IPv6 address, got \"{}\"", *client));
+    return;
+  }
+  const auto cookie = queryValue(call, "cookie");
+  const auto answer = control_.route(*backend, *client,
+                                     cookie ? std::optional<std::string_view>(*cookie) : std::nullopt);
+  if (!answer) {
+    sendError(call.request, answer.error());
+    return;
+  }
+  sendJson(call.request, kOk,
+           {{"backend", *backend},
+            {"client", *client},
+            {"server", answer->server},
+            {"reason", answer->reason}});
+}
+
+namespace {
+
+Result<int> parseInstance(std::string_view text) {
+  int instance = -1;
+  const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), instance);
+  if (error != std::errc() || end != text.data() + text.size() || instance < 0) {
+    return fail(ErrorCode::BadInput,
+                fmt::format("the instance must be a number such as 0, got \"{}\"", text));
+  }
+  return instance;
+}
+
+Result<bool> parseFollow(const std::optional<std::string>& value) {
+  if (!value || *value == "0" || *value == "false") {
+    return false;
+  }
+  if (*value == "1" || *value == "true") {
+    return true;
+  }
+  return fail(ErrorCode::BadInput, fmt::format("follow must be 1 or 0, got \"{}\"", *value));
+}
+
+} // namespace
+
+void AdminServer::Impl::logs(Call& call) {
+  const std::string& backend = call.captures[0];
+  const auto instance = parseInstance(call.captures[1]);
+  const auto follow = parseFollow(queryValue(call, "follow"));
+  if (!instance || !follow) {
+    sendError(call.request, !instance ? instance.error() : follow.error());
+    return;
+  }
+  if (*follow) {
+    streams_->start(call.request, backend, *instance);
+    return;
+  }
+  const auto lines = control_.logs(backend, *instance);
+  if (!lines) {
+    sendError(call.request, lines.error());
+    return;
+  }
+  sendJson(call.request, kOk, {{"backend", backend}, {"instance", *instance}, {"lines", *lines}});
+}
+
+void AdminServer::Impl::ready(Call& call) {
+  if (control_.ready()) {
+    sendText(call.request, kOk, "ready\n");
+  } else {
+    sendText(call.request, kUnavailable, "starting\n");
+  }
+}
+
+AdminServer::AdminServer(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+AdminServer::~AdminServer() = default;
+
+SocketAddress AdminServer::boundAddress() const { return impl_->bound(); }
+
+Result<std::unique_ptr<AdminServer>> AdminServer::create(event_base* base,
+                                                        const config::AdminConfig& config,
+                                                        Control& control) {
+  std::optional<BearerToken> token;
+  if (!config.token_file.empty()) {
+    auto read = BearerToken::fromFile(config.token_file);
+    if (!read) {
+      return std::unexpected(read.error());
+    }
+    token = *read;
+  } else if (const auto address = SocketAddress::fromHostPort(config.listen);
+             !address || !address->isLoopback()) {
+    // The loader refuses this too; a Config built in code must not slip past it.
+    return fail(ErrorCode::BadConfig, "a non-loopback admin.listen needs admin.token_file");
+  }
+  auto impl = std::make_unique<Impl>(base, control, std::move(token));
+  if (auto bound = impl->bind(config.listen); !bound) {
+    return std::unexpected(bound.error());
+  }
+  log::admin()->info("admin API listening on {}{}", impl->bound().toString(),
+                     config.token_file.empty() ? "" : " (bearer token required)");
+  return std::unique_ptr<AdminServer>(new AdminServer(std::move(impl)));
+}
+
+} // namespace corral::admin
