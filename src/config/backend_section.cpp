@@ -1,0 +1,146 @@
+#include <fmt/format.h>
+
+#include "config/sections.h"
+
+namespace corral::config {
+namespace {
+
+// HAProxy's weight range: 1..256. Weight 0 is not "off": use `corral ctl disable` for that.
+constexpr uint32_t kMaxWeight = 256;
+constexpr uint32_t kMaxRetries = 10;
+// Maglev picks M > 100 x N so that servers' shares differ by at most about 1% (Maglev §3.4).
+constexpr uint64_t kTableSlotsPerServer = 100;
+
+constexpr std::array<Choice<ProxyProtocol>, 3> kProxyProtocolChoices{{
+    {"off", ProxyProtocol::Off},
+    {"v1", ProxyProtocol::V1},
+    {"v2", ProxyProtocol::V2},
+}};
+
+constexpr KeyRule<ServerTlsConfig> kServerTlsKeys[] = {
+    {"verify", [](const Field& f, ServerTlsConfig& c) { f.read(c.verify); }},
+    {"ca_file", [](const Field& f, ServerTlsConfig& c) { f.readPath(c.ca_file); }},
+    {"sni", [](const Field& f, ServerTlsConfig& c) { f.read(c.sni); }},
+};
+
+void readServerTls(const Field& section, std::optional<ServerTlsConfig>& out) {
+  ServerTlsConfig tls;
+  if (readSection(section, tls, kServerTlsKeys)) {
+    out = std::move(tls);
+  }
+}
+
+// A server is named BACKEND/SERVER in the admin API and `corral ctl`.
+void readServerName(const Field& field, std::string& out) {
+  std::string name;
+  if (!field.read(name)) {
+    return;
+  }
+  if (name.find('/') != std::string::npos) {
+    field.error(fmt::format("\"{}\" is not a valid server name: '/' separates backend and "
+                            "server in BACKEND/SERVER",
+                            name));
+    return;
+  }
+  out = std::move(name);
+}
+
+void readServerAddress(const Field& field, HostPort& out) {
+  HostPort address;
+  if (!field.read(address)) {
+    return;
+  }
+  if (address.port == 0) {
+    field.error("a server's port must be from 1 to 65535");
+    return;
+  }
+  out = std::move(address);
+}
+
+constexpr KeyRule<ServerConfig> kServerKeys[] = {
+    {"address", [](const Field& f, ServerConfig& c) { readServerAddress(f, c.address); }},
+    {"weight", [](const Field& f, ServerConfig& c) { f.read(c.weight, 1, kMaxWeight); }},
+    {"name", [](const Field& f, ServerConfig& c) { readServerName(f, c.name); }},
+    {"tls", [](const Field& f, ServerConfig& c) { readServerTls(f, c.tls); }},
+};
+
+void readServer(const Field& section, ServerConfig& server) {
+  if (!readSection(section, server, kServerKeys)) {
+    return;
+  }
+  section.require("address");
+  const auto address = section.find("address");
+  if (server.name.empty() && address && !server.address.host.empty()) {
+    server.name = address->node().Scalar(); // "host:port" exactly as written
+  }
+}
+
+void readServers(const Field& list, std::vector<ServerConfig>& out) {
+  for (const Field& item : list.items()) {
+    readServer(item, out.emplace_back());
+  }
+}
+
+constexpr KeyRule<BackendConfig> kBackendKeys[] = {
+    {"name", [](const Field& f, BackendConfig& c) { f.readName(c.name); }},
+    {"balance", [](const Field& f, BackendConfig& c) { f.read(c.balance, kBalanceChoices); }},
+    {"sticky_cookie",
+     [](const Field& f, BackendConfig& c) { readStickyCookie(f, c.sticky_cookie); }},
+    {"ip_hash", [](const Field& f, BackendConfig& c) { readIpHash(f, c.ip_hash); }},
+    {"servers", [](const Field& f, BackendConfig& c) { readServers(f, c.servers); }},
+    {"resolve_interval", [](const Field& f, BackendConfig& c) { f.read(c.resolve_interval, 1ms); }},
+    {"spawn", [](const Field& f, BackendConfig& c) { readSpawn(f, c.spawn); }},
+    {"health_check", [](const Field& f, BackendConfig& c) { readHealthCheck(f, c.health_check); }},
+    {"passive", [](const Field& f, BackendConfig& c) { readPassive(f, c.passive); }},
+    {"slow_start", [](const Field& f, BackendConfig& c) { f.read(c.slow_start, 0ms); }},
+    {"connect_timeout", [](const Field& f, BackendConfig& c) { f.read(c.connect_timeout, 1ms); }},
+    {"server_timeout", [](const Field& f, BackendConfig& c) { f.read(c.server_timeout, 1ms); }},
+    {"retries", [](const Field& f, BackendConfig& c) { f.read(c.retries, 0, kMaxRetries); }},
+    {"send_proxy_protocol",
+     [](const Field& f, BackendConfig& c) {
+       f.read(c.send_proxy_protocol, kProxyProtocolChoices);
+     }},
+};
+
+// A section for another balance mode is harmless but likely a mistake.
+void warnUnusedSection(const Field& section, std::string_view key, Balance mode,
+                       const BackendConfig& backend) {
+  if (backend.balance == mode) {
+    return;
+  }
+  if (const auto unused = section.find(key)) {
+    unused->warn(fmt::format("not used: balance is not {}", key));
+  }
+}
+
+void checkTableSize(const Field& section, const BackendConfig& backend) {
+  const uint64_t servers =
+      backend.servers.size() + (backend.spawn ? spawnedInstances(*backend.spawn) : 0);
+  if (backend.balance != Balance::IpHash ||
+      backend.ip_hash.table_size >= kTableSlotsPerServer * servers) {
+    return;
+  }
+  section.warnAt(
+      "ip_hash.table_size",
+      fmt::format("{} slots for {} servers spread clients unevenly; use a prime above {}",
+                  backend.ip_hash.table_size, servers, kTableSlotsPerServer * servers));
+}
+
+} // namespace
+
+void readBackend(const Field& section, BackendConfig& backend) {
+  if (!readSection(section, backend, kBackendKeys)) {
+    return;
+  }
+  section.require("name");
+  const auto servers = section.find("servers");
+  const bool servers_is_list = !servers || servers->node().IsSequence() || servers->node().IsNull();
+  if (backend.servers.empty() && servers_is_list && !section.has("spawn")) {
+    section.errorAt("servers", "a backend needs servers, spawn, or both");
+  }
+  warnUnusedSection(section, "sticky_cookie", Balance::StickyCookie, backend);
+  warnUnusedSection(section, "ip_hash", Balance::IpHash, backend);
+  checkTableSize(section, backend);
+}
+
+} // namespace corral::config

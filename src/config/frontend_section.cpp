@@ -1,0 +1,152 @@
+#include <fmt/format.h>
+
+#include "config/sections.h"
+
+namespace corral::config {
+namespace {
+
+constexpr uint32_t kMaxConnections = 10'000'000;
+constexpr size_t kMaxAlpnLength = 255; // one length byte per protocol name; RFC 7301 §3.1
+
+constexpr std::array<Choice<std::string_view>, 2> kTlsVersions{{
+    {"TLSv1.2", "TLSv1.2"},
+    {"TLSv1.3", "TLSv1.3"},
+}};
+
+constexpr KeyRule<CertificateConfig> kCertificateKeys[] = {
+    {"cert", [](const Field& f, CertificateConfig& c) { f.readPath(c.cert); }},
+    {"key", [](const Field& f, CertificateConfig& c) { f.readPath(c.key); }},
+};
+
+void readCertificates(const Field& list, std::vector<CertificateConfig>& out) {
+  for (const Field& item : list.items()) {
+    readSection(item, out.emplace_back(), kCertificateKeys);
+    item.require("cert");
+    item.require("key");
+  }
+  const bool is_list = list.node().IsSequence() || list.node().IsNull(); // else items() said so
+  if (out.empty() && is_list) {
+    list.error("at least one certificate is required");
+  }
+}
+
+void readAlpn(const Field& field, std::vector<std::string>& out) {
+  if (!field.read(out)) {
+    return;
+  }
+  for (const std::string& protocol : out) {
+    if (protocol.size() > kMaxAlpnLength) {
+      field.error(fmt::format("ALPN protocol names are at most {} bytes", kMaxAlpnLength));
+    }
+  }
+}
+
+void readMinVersion(const Field& field, std::string& out) {
+  std::string_view version;
+  if (field.read(version, kTlsVersions)) {
+    out = version;
+  }
+}
+
+constexpr KeyRule<TlsConfig> kTlsKeys[] = {
+    {"certificates", [](const Field& f, TlsConfig& c) { readCertificates(f, c.certificates); }},
+    {"alpn", [](const Field& f, TlsConfig& c) { readAlpn(f, c.alpn); }},
+    {"min_version", [](const Field& f, TlsConfig& c) { readMinVersion(f, c.min_version); }},
+};
+
+void readTls(const Field& section, std::optional<TlsConfig>& out) {
+  TlsConfig tls;
+  if (readSection(section, tls, kTlsKeys)) {
+    section.require("certificates");
+    out = std::move(tls);
+  }
+}
+
+// An exact host name, or "*." followed by one: a wildcard stands for the leftmost labels only.
+void readSniPattern(const Field& field, std::string& out) {
+  std::string pattern;
+  if (!field.read(pattern)) {
+    return;
+  }
+  const std::string_view rest = std::string_view(pattern).substr(pattern.starts_with("*.") ? 2 : 0);
+  if (rest.empty() || rest.find('*') != std::string_view::npos) {
+    field.error(
+        fmt::format("\"{}\" is not a server name or a wildcard such as *.example.com", pattern));
+    return;
+  }
+  out = std::move(pattern);
+}
+
+constexpr KeyRule<SniRoute> kRouteKeys[] = {
+    {"sni", [](const Field& f, SniRoute& c) { readSniPattern(f, c.sni); }},
+    {"backend", [](const Field& f, SniRoute& c) { f.read(c.backend); }},
+};
+
+void readRoutes(const Field& list, std::vector<SniRoute>& out) {
+  for (const Field& item : list.items()) {
+    readSection(item, out.emplace_back(), kRouteKeys);
+    item.require("sni");
+    item.require("backend");
+  }
+}
+
+constexpr KeyRule<TlsPassthroughConfig> kPassthroughKeys[] = {
+    {"routes", [](const Field& f, TlsPassthroughConfig& c) { readRoutes(f, c.routes); }},
+    {"default_backend", [](const Field& f, TlsPassthroughConfig& c) { f.read(c.default_backend); }},
+};
+
+void readPassthrough(const Field& section, std::optional<TlsPassthroughConfig>& out) {
+  TlsPassthroughConfig passthrough;
+  if (!readSection(section, passthrough, kPassthroughKeys)) {
+    return;
+  }
+  if (!section.has("routes") && !section.has("default_backend")) {
+    section.error("needs routes, default_backend or both: otherwise every client is closed");
+  }
+  out = std::move(passthrough);
+}
+
+constexpr KeyRule<FrontendConfig> kFrontendKeys[] = {
+    {"name", [](const Field& f, FrontendConfig& c) { f.readName(c.name); }},
+    {"listen", [](const Field& f, FrontendConfig& c) { f.readListen(c.listen); }},
+    {"backend", [](const Field& f, FrontendConfig& c) { f.read(c.backend); }},
+    {"tls", [](const Field& f, FrontendConfig& c) { readTls(f, c.tls); }},
+    {"tls_passthrough",
+     [](const Field& f, FrontendConfig& c) { readPassthrough(f, c.tls_passthrough); }},
+    {"accept_proxy_protocol",
+     [](const Field& f, FrontendConfig& c) { f.read(c.accept_proxy_protocol); }},
+    {"max_connections",
+     [](const Field& f, FrontendConfig& c) { f.read(c.max_connections, 1, kMaxConnections); }},
+    {"client_timeout", [](const Field& f, FrontendConfig& c) { f.read(c.client_timeout, 1ms); }},
+    {"drain_timeout", [](const Field& f, FrontendConfig& c) { f.read(c.drain_timeout, 0ms); }},
+};
+
+// Where the frontend's clients go: `backend`, or the routes of tls_passthrough.
+void checkRouting(const Field& section) {
+  const auto passthrough = section.find("tls_passthrough");
+  if (!passthrough) {
+    section.require("backend");
+    return;
+  }
+  if (section.has("tls")) {
+    passthrough->error("tls and tls_passthrough exclude each other: a frontend either "
+                       "decrypts or routes encrypted bytes by SNI");
+  }
+  if (const auto backend = section.find("backend")) {
+    backend->warn("not used with tls_passthrough, which routes by tls_passthrough.routes and "
+                  "tls_passthrough.default_backend");
+  }
+}
+
+} // namespace
+
+void readFrontend(const Field& section, FrontendConfig& frontend) {
+  if (!readSection(section, frontend, kFrontendKeys)) {
+    return;
+  }
+  section.require("name");
+  section.require("listen");
+  checkRouting(section);
+}
+
+} // namespace corral::config
