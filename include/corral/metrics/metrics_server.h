@@ -14,7 +14,6 @@
 
 namespace prometheus {
 class Exposer;
-class Collectable;
 } // namespace prometheus
 
 namespace corral::metrics {
