@@ -26,8 +26,11 @@ runtime::SnapshotPtr twoServerSnapshot() {
   config::BackendConfig app{.name = "app"};
   app.servers = {{.address = {.host = "127.0.0.1", .port = 9001}, .name = "s1"},
                  {.address = {.host = "127.0.0.1", .port = 9002}, .name = "s2"}};
-  app.spawn = config::SpawnConfig{.command = {"app"}, .instances = 2};
   config.backends.push_back(std::move(app));
+  config::BackendConfig demo{.name = "demo"}; // spawned instances: restart series
+  demo.spawn = config::SpawnConfig{
+      .command = {"demo"}, .instances = 2, .port_first = 9100, .port_last = 9199};
+  config.backends.push_back(std::move(demo));
   auto snapshot = runtime::Snapshot::build(std::move(config));
   EXPECT_TRUE(snapshot.has_value());
   return snapshot.value_or(nullptr);

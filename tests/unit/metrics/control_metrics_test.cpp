@@ -13,9 +13,13 @@ namespace {
 using namespace testing;
 using runtime::SnapshotPtr;
 
+// Backend "app" with s1 and s2, and backend "demo" whose `instances` instances corral spawns.
 config::Config spawnedConfig(uint32_t instances) {
   config::Config config = webConfig({server("s1", 9001), server("s2", 9002)});
-  config.backends[0].spawn = config::SpawnConfig{.command = {"app"}, .instances = instances};
+  config::BackendConfig demo{.name = "demo"};
+  demo.spawn = config::SpawnConfig{
+      .command = {"demo"}, .instances = instances, .port_first = 9100, .port_last = 9199};
+  config.backends.push_back(std::move(demo));
   return config;
 }
 
@@ -61,22 +65,22 @@ TEST(ControlMetricsTest, CountsHealthChecksPerServerAndResult) {
   }
 }
 
-// Spawned instances are app#0 .. app#N-1 from startup; a restart counts on its instance.
+// Spawned instances are demo#0 .. demo#N-1 from startup; a restart counts on its instance.
 TEST(ControlMetricsTest, CountsRestartsPerSpawnedInstance) {
   const SnapshotPtr snapshot = build(spawnedConfig(3));
   ControlMetrics metrics([&] { return snapshot; });
-  metrics.countInstanceRestart("app", "app#1");
+  metrics.countInstanceRestart("demo", "demo#1");
   const auto families = metrics.Collect();
   EXPECT_EQ(labelSets(families, "corral_instance_restarts_total"),
-            (std::vector<LabelMap>{{{"backend", "app"}, {"instance", "app#0"}},
-                                   {{"backend", "app"}, {"instance", "app#1"}},
-                                   {{"backend", "app"}, {"instance", "app#2"}}}));
+            (std::vector<LabelMap>{{{"backend", "demo"}, {"instance", "demo#0"}},
+                                   {{"backend", "demo"}, {"instance", "demo#1"}},
+                                   {{"backend", "demo"}, {"instance", "demo#2"}}}));
   EXPECT_EQ(valueOf(families, "corral_instance_restarts_total",
-                    {{"backend", "app"}, {"instance", "app#1"}}), 1);
+                    {{"backend", "demo"}, {"instance", "demo#1"}}), 1);
 }
 
 TEST(ControlMetricsTest, NamesOneInstancePerCoreWhenInstancesIsAuto) {
-  config::BackendConfig backend = spawnedConfig(0).backends[0];
+  config::BackendConfig backend = spawnedConfig(0).backends[1];
   EXPECT_EQ(instanceNames(backend).size(), std::max(1u, std::thread::hardware_concurrency()));
   backend.spawn.reset();
   EXPECT_TRUE(instanceNames(backend).empty());
@@ -88,14 +92,16 @@ TEST(ControlMetricsTest, RemovedServersAndInstancesDisappearAfterAReload) {
   SnapshotPtr current = build(spawnedConfig(3));
   ControlMetrics metrics([&] { return current; });
   metrics.countHealthCheck("app", "s2", HealthCheckResult::Refused);
-  metrics.countInstanceRestart("app", "app#2");
+  metrics.countInstanceRestart("demo", "demo#2");
   config::Config smaller = spawnedConfig(2);
   smaller.backends[0].servers.pop_back();
   current = build(std::move(smaller), current.get());
   const auto families = metrics.Collect();
   for (const char* name : {"corral_server_up", "corral_health_checks_total"}) {
     for (const LabelMap& labels : labelSets(families, name)) {
-      EXPECT_EQ(labels.at("server"), "s1") << name;
+      if (labels.at("backend") == "app") {
+        EXPECT_EQ(labels.at("server"), "s1") << name;
+      }
     }
   }
   EXPECT_EQ(labelSets(families, "corral_instance_restarts_total").size(), 2);
@@ -104,7 +110,7 @@ TEST(ControlMetricsTest, RemovedServersAndInstancesDisappearAfterAReload) {
   EXPECT_EQ(valueOf(again, "corral_health_checks_total",
                     {{"backend", "app"}, {"server", "s2"}, {"result", "refused"}}), 0);
   EXPECT_EQ(valueOf(again, "corral_instance_restarts_total",
-                    {{"backend", "app"}, {"instance", "app#2"}}), 0);
+                    {{"backend", "demo"}, {"instance", "demo#2"}}), 0);
 }
 
 TEST(ControlMetricsTest, CountsReloadsBySuccessAndFailureFromZero) {
