@@ -1,0 +1,115 @@
+#pragma once
+// The real corral binary as a child process: `corral run` with a configuration written from a
+// template, and `corral check`. Each object owns one temporary folder (the configuration, the
+// ready file, stdout and stderr) and ends its own child by PID.
+//
+// The binary is the `corral` target of this build (compile definition CORRAL_BINARY), or the
+// CORRAL_BINARY environment variable when set, e.g. to run these tests against a sanitizer build.
+
+#include <sys/types.h>
+
+#include <chrono>
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <initializer_list>
+#include <map>
+#include <optional>
+#include <ostream>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+namespace corral::test {
+
+using namespace std::chrono_literals;
+
+class FakeBackend;
+
+/// "${name}" in a configuration template is replaced by substitutions.at("name"); "${dir}" by the
+/// process's temporary folder. An unknown name fails the test.
+using Substitutions = std::map<std::string, std::string>;
+
+/// {name(): address()} for each backend, e.g. {"s1": "127.0.0.1:40001"}.
+Substitutions addressesOf(std::initializer_list<std::reference_wrapper<const FakeBackend>> backends);
+
+/// The path of the corral binary, or "" when this build has none.
+std::string corralBinary();
+
+struct ExitStatus {
+  int code = -1;  // exit code, when the process exited
+  int signal = 0; // the signal that killed it, else 0
+
+  static ExitStatus exited(int code) { return {.code = code}; }
+  friend bool operator==(const ExitStatus&, const ExitStatus&) = default;
+};
+std::ostream& operator<<(std::ostream& out, const ExitStatus& status);
+
+/// A folder under $TMPDIR (or /tmp), removed on destruction unless the running test failed, so
+/// that the configuration and the logs of a failure can be read afterwards.
+class TempDir {
+public:
+  TempDir();
+  ~TempDir();
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+  const std::filesystem::path& path() const { return path_; }
+
+private:
+  std::filesystem::path path_;
+};
+
+class CorralProcess {
+public:
+  /// Writes the configuration, starts `corral run -c FILE --ready-file FILE` and waits up to
+  /// ready_timeout for the ready file. On failure ready() is false and the test has failed with
+  /// corral's stderr in the message.
+  explicit CorralProcess(std::string_view config_template, const Substitutions& substitutions = {},
+                         std::chrono::milliseconds ready_timeout = 10s);
+  ~CorralProcess();
+  CorralProcess(const CorralProcess&) = delete;
+  CorralProcess& operator=(const CorralProcess&) = delete;
+
+  bool ready() const { return ready_; }
+  pid_t pid() const { return pid_; }
+  std::filesystem::path configPath() const { return dir_.path() / "corral.yaml"; }
+  /// The address that frontend `name` is bound to, from the ready file; "" if unknown.
+  std::string listenAddress(std::string_view frontend) const;
+
+  /// The access log lines written so far (corral's stdout), each parsed as JSON.
+  std::vector<nlohmann::json> accessLog() const;
+  /// Waits until the access log has at least `count` lines; returns them all.
+  std::vector<nlohmann::json> waitForAccessLog(size_t count, std::chrono::milliseconds timeout) const;
+  std::string stderrText() const;
+  std::optional<uint64_t> residentBytes() const;
+
+  void sendSignal(int signal);
+  /// The exit status once the process has ended, or nullopt if it is still running at the deadline.
+  std::optional<ExitStatus> waitExit(std::chrono::milliseconds timeout);
+
+private:
+  bool waitReady(std::chrono::milliseconds timeout);
+  bool reap(bool block);
+  std::vector<nlohmann::json> readAccessLog(bool report_bad_lines) const;
+
+  TempDir dir_;
+  pid_t pid_ = -1;
+  std::optional<ExitStatus> exit_status_;
+  bool ready_ = false;
+  nlohmann::json ready_info_;
+};
+
+struct CheckResult {
+  int exit_code = -1;
+  std::string out;
+  std::string err;
+  std::string config_path; // as passed to -c, so a test can expect it in messages
+};
+
+/// Writes the configuration to a temporary corral.yaml and runs `corral check -c` on it.
+CheckResult runCheck(std::string_view config_template, const Substitutions& substitutions = {},
+                     std::chrono::milliseconds timeout = 10s);
+
+} // namespace corral::test
