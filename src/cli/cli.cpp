@@ -4,6 +4,7 @@
 #include <fmt/format.h>
 
 #include "commands.h"
+#include "ctl.h"
 #include "corral/core/log.h"
 
 #ifndef CORRAL_VERSION
@@ -30,12 +31,16 @@ int main(int argc, char** argv) {
   auto* check = app.add_subcommand("check", "validate a configuration file");
   check->add_option("-c,--config", check_path, "configuration file")->required();
 
+  CtlOptions ctl_options;
+  CLI::App* ctl = addCtlCommand(app, ctl_options);
+
   app.add_subcommand("version", "print the version");
 
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& error) {
-    return app.exit(error);
+    const int code = app.exit(error); // prints help or the error
+    return code == 0 ? 0 : 1;
   }
   log::init(spdlog::level::from_str(log_level));
   if (run->parsed()) {
@@ -43,6 +48,9 @@ int main(int argc, char** argv) {
   }
   if (check->parsed()) {
     return checkCommand(check_path);
+  }
+  if (ctl->parsed()) {
+    return ctlCommand(ctl_options);
   }
   fmt::print("corral {}\n", CORRAL_VERSION);
   return 0;

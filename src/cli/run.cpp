@@ -1,31 +1,21 @@
 #include <signal.h>
-#include <unistd.h>
 
 #include <event2/event.h>
+#include <systemd/sd-daemon.h>
 
-#include <cstdio>
 #include <filesystem>
 #include <fstream>
 
-#include <fmt/format.h>
-#include <nlohmann/json.hpp>
-
 #include "commands.h"
 #include "corral/config/loader.h"
+#include "corral/control/control_plane.h"
 #include "corral/core/log.h"
-#include "corral/proxy/proxy.h"
 
 namespace corral::cli {
 namespace {
 
 // Written to a temporary name and renamed, so a reader never sees half a file.
-bool writeReadyFile(const std::string& path, const proxy::Proxy& proxy) {
-  nlohmann::json ready;
-  ready["pid"] = ::getpid();
-  ready["frontends"] = nlohmann::json::object();
-  for (const auto& [name, address] : proxy.boundAddresses()) {
-    ready["frontends"][name] = address.toString();
-  }
+bool writeReadyFile(const std::string& path, const nlohmann::json& ready) {
   const std::string temporary = path + ".tmp";
   {
     std::ofstream out(temporary);
@@ -39,27 +29,28 @@ bool writeReadyFile(const std::string& path, const proxy::Proxy& proxy) {
   return !error;
 }
 
-// The control thread's loop: signals now; health checks, admin and metrics join it later.
-struct Control {
-  event_base* base = event_base_new();
-  proxy::Proxy* proxy = nullptr;
-  bool stopping = false;
+struct Signals {
+  event_base* base;
+  control::ControlPlane* plane;
 
   static void onSignal(evutil_socket_t signal, short, void* self) {
-    auto* control = static_cast<Control*>(self);
-    if (signal == SIGUSR1) {
+    auto* signals = static_cast<Signals*>(self);
+    switch (signal) {
+    case SIGUSR1:
       log::core()->info("SIGUSR1: reopening the access log");
-      control->proxy->reopenAccessLog();
+      signals->plane->reopenAccessLog();
       return;
-    }
-    if (signal == SIGHUP) {
-      log::core()->warn("SIGHUP: reload is not available yet; configuration unchanged"); // TODO(#5)
+    case SIGHUP:
+      log::core()->info("SIGHUP: reloading the configuration");
+      sd_notify(0, "RELOADING=1");
+      (void)signals->plane->reload(); // logs and counts its own outcome
+      sd_notify(0, "READY=1");
       return;
+    default:
+      log::core()->info("{}: draining, then exiting", signal == SIGTERM ? "SIGTERM" : "SIGINT");
+      sd_notify(0, "STOPPING=1");
+      signals->plane->shutdown([base = signals->base] { event_base_loopexit(base, nullptr); });
     }
-    log::core()->info("{}: draining, then exiting", signal == SIGTERM ? "SIGTERM" : "SIGINT");
-    control->stopping = true;
-    control->proxy->drain();
-    event_base_loopexit(control->base, nullptr);
   }
 };
 
@@ -76,33 +67,31 @@ int runCommand(const RunOptions& options) {
   for (const auto& warning : loaded->warnings) {
     log::config()->warn("{}", warning.toString());
   }
-  auto snapshot = runtime::Snapshot::build(std::move(loaded->config));
-  if (!snapshot) {
-    log::core()->error("{}", snapshot.error().message);
-    return 1;
-  }
   ::signal(SIGPIPE, SIG_IGN); // a peer that went away is an error return, not a signal
-  auto proxy = proxy::Proxy::create(*snapshot);
-  if (!proxy) {
-    log::core()->error("{}", proxy.error().message);
+  event_base* base = event_base_new();
+  auto plane = control::ControlPlane::create(base, options.config_path, std::move(loaded->config));
+  if (!plane) {
+    log::core()->error("{}", plane.error().message);
+    event_base_free(base);
     return 1;
   }
-  Control control{.proxy = proxy->get()};
+  Signals handler{.base = base, .plane = plane->get()};
   std::vector<event*> signals;
   for (int signal : {SIGTERM, SIGINT, SIGHUP, SIGUSR1}) {
-    signals.push_back(evsignal_new(control.base, signal, Control::onSignal, &control));
+    signals.push_back(evsignal_new(base, signal, Signals::onSignal, &handler));
     event_add(signals.back(), nullptr);
   }
-  (*proxy)->start();
-  if (!options.ready_file.empty() && !writeReadyFile(options.ready_file, **proxy)) {
+  (*plane)->start();
+  if (!options.ready_file.empty() && !writeReadyFile(options.ready_file, (*plane)->readyInfo())) {
     log::core()->error("cannot write {}", options.ready_file);
   }
-  event_base_dispatch(control.base);
-  (*proxy)->join();
+  sd_notify(0, "READY=1"); // systemd Type=notify: every listener is bound
+  event_base_dispatch(base);
+  plane->reset(); // joins the drained workers, ends what the supervisors left
   for (event* signal : signals) {
     event_free(signal);
   }
-  event_base_free(control.base);
+  event_base_free(base);
   log::core()->info("stopped");
   return 0;
 }

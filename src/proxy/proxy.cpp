@@ -2,6 +2,8 @@
 
 #include <unistd.h>
 
+#include <algorithm>
+
 #include "access_log.h"
 #include "corral/core/log.h"
 #include "listener.h"
@@ -10,55 +12,130 @@
 namespace corral::proxy {
 namespace {
 
-void closeAll(std::vector<std::vector<int>>& fds) {
-  for (auto& per_worker : fds) {
-    for (int fd : per_worker) {
-      ::close(fd);
+void closeAll(const std::vector<std::vector<int>>& fds) {
+  for (const auto& per_frontend : fds) {
+    for (int fd : per_frontend) {
+      if (fd >= 0) {
+        ::close(fd);
+      }
     }
   }
 }
 
+bool sameListen(const HostPort& a, const HostPort& b) { return a.host == b.host && a.port == b.port; }
+
 } // namespace
 
-// Binds every frontend once per worker. Port 0 is resolved by the first bind and reused by the
-// others, so that all workers share one address.
+// Port 0 is resolved by the first bind and reused by the other workers' sockets, so that all
+// workers share one address.
+Result<std::vector<int>> Proxy::bindFrontend(const runtime::Frontend& frontend, size_t workers,
+                                             SocketAddress& bound) {
+  auto address = SocketAddress::fromHostPort(frontend.config->listen);
+  if (!address) {
+    return std::unexpected(address.error());
+  }
+  std::vector<int> fds;
+  for (size_t w = 0; w < workers; ++w) {
+    auto fd = openListener(*address);
+    if (!fd) {
+      closeAll({fds});
+      fd.error().message = fmt::format("frontend {}: {}", frontend.config->name, fd.error().message);
+      return std::unexpected(fd.error());
+    }
+    fds.push_back(*fd);
+    if (w == 0) {
+      *address = boundAddress(*fd);
+    }
+  }
+  bound = *address;
+  return fds;
+}
+
 Result<std::unique_ptr<Proxy>> Proxy::create(runtime::SnapshotPtr snapshot) {
   std::unique_ptr<Proxy> proxy(new Proxy());
   const size_t workers = snapshot->workers;
-  std::vector<std::vector<int>> fds(workers);
+  std::vector<std::vector<int>> per_frontend;
   for (const runtime::Frontend& frontend : snapshot->frontends) {
-    auto address = SocketAddress::fromHostPort(frontend.config->listen);
-    for (size_t w = 0; address && w < workers; ++w) {
-      auto fd = openListener(*address);
-      if (!fd) {
-        closeAll(fds);
-        fd.error().message = fmt::format("frontend {}: {}", frontend.config->name,
-                                         fd.error().message);
-        return std::unexpected(fd.error());
-      }
-      fds[w].push_back(*fd);
-      if (w == 0) {
-        *address = boundAddress(*fd);
-        proxy->bound_.emplace_back(frontend.config->name, *address);
-      }
+    SocketAddress bound;
+    auto fds = bindFrontend(frontend, workers, bound);
+    if (!fds) {
+      closeAll(per_frontend);
+      return std::unexpected(fds.error());
     }
-    if (!address) {
-      closeAll(fds);
-      return std::unexpected(address.error());
-    }
+    per_frontend.push_back(std::move(*fds));
+    proxy->bound_.emplace_back(frontend.config->name, bound);
+    proxy->configured_.push_back(frontend.config->listen);
   }
   auto access_log = AccessLog::open(snapshot->config.access_log, workers);
   if (!access_log) {
-    closeAll(fds);
+    closeAll(per_frontend);
     return std::unexpected(access_log.error());
   }
   proxy->access_log_ = std::move(*access_log);
   for (size_t w = 0; w < workers; ++w) {
+    std::vector<int> fds;
+    for (const auto& frontend_fds : per_frontend) {
+      fds.push_back(frontend_fds[w]);
+    }
     proxy->workers_.push_back(
-        std::make_unique<Worker>(w, snapshot, std::move(fds[w]), *proxy->access_log_));
+        std::make_unique<Worker>(w, snapshot, std::move(fds), *proxy->access_log_));
   }
   proxy->snapshot_ = std::move(snapshot);
   return proxy;
+}
+
+Result<void> Proxy::update(runtime::SnapshotPtr next) {
+  if (draining_) {
+    return fail(ErrorCode::BadConfig, "draining: configuration changes are not taken");
+  }
+  // -1 in fds[f] means "keep this worker's listener for the frontend of the same name".
+  std::vector<std::vector<int>> fds;
+  std::vector<std::pair<std::string, SocketAddress>> bound;
+  std::vector<HostPort> configured;
+  for (const runtime::Frontend& frontend : next->frontends) {
+    size_t old = 0;
+    while (old < bound_.size() && bound_[old].first != frontend.config->name) {
+      ++old;
+    }
+    if (old < bound_.size() && sameListen(configured_[old], frontend.config->listen)) {
+      fds.emplace_back(workers_.size(), -1);
+      bound.push_back(bound_[old]);
+    } else {
+      SocketAddress address;
+      auto opened = bindFrontend(frontend, workers_.size(), address);
+      if (!opened) {
+        closeAll(fds);
+        return std::unexpected(opened.error());
+      }
+      fds.push_back(std::move(*opened));
+      bound.emplace_back(frontend.config->name, address);
+      log::proxy()->info("frontend {} listening on {}", frontend.config->name,
+                         address.toString());
+    }
+    configured.push_back(frontend.config->listen);
+  }
+  for (size_t w = 0; w < workers_.size(); ++w) {
+    std::vector<int> worker_fds;
+    for (const auto& frontend_fds : fds) {
+      worker_fds.push_back(frontend_fds[w]);
+    }
+    workers_[w]->post([worker = workers_[w].get(), next, worker_fds = std::move(worker_fds)] {
+      worker->adopt(next, worker_fds);
+    });
+  }
+  bound_ = std::move(bound);
+  configured_ = std::move(configured);
+  snapshot_ = std::move(next);
+  return {};
+}
+
+void Proxy::publishMaglev(const runtime::Snapshot* snapshot, size_t backend,
+                          std::shared_ptr<const balance::MaglevTable> table) {
+  for (auto& worker : workers_) {
+    worker->post([worker = worker.get(), snapshot, backend, table] {
+      worker->replaceMaglev(snapshot, backend, table);
+    });
+  }
 }
 
 Proxy::~Proxy() {
@@ -78,9 +155,15 @@ void Proxy::start() {
 }
 
 void Proxy::drain() {
+  draining_ = true;
   for (auto& worker : workers_) {
     worker->drain();
   }
+}
+
+bool Proxy::drained() const {
+  return std::all_of(workers_.begin(), workers_.end(),
+                     [](const auto& worker) { return worker->finished(); });
 }
 
 void Proxy::join() {

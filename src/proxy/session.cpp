@@ -14,6 +14,7 @@
 
 #include "corral/balance/client_key.h"
 #include "corral/core/log.h"
+#include "corral/core/units.h"
 #include "worker.h"
 
 namespace corral::proxy {
@@ -165,15 +166,16 @@ std::optional<size_t> Session::pickServer() {
   if (sticky_target_ && attempts_ == 0) {
     return sticky_target_;
   }
+  const int64_t now = runtime::steadyMs();
   auto& candidates = worker_.candidates();
   candidates.clear();
   for (size_t i = 0; i < backend_.servers.size(); ++i) {
     const runtime::Server& server = backend_.servers[i];
     const bool tried = std::find(tried_.begin(), tried_.begin() + attempts_, i) !=
                        tried_.begin() + attempts_;
-    candidates.push_back({.weight = server.weight,
+    candidates.push_back({.weight = server.effectiveWeight(backend_.config->slow_start, now),
                           .active = server.stats->active.load(std::memory_order_relaxed),
-                          .eligible = !tried});
+                          .eligible = !tried && server.stats->acceptsNew(now)});
   }
   return worker_.balancer(frontend_.backend).pick(candidates, client_key_);
 }
@@ -216,6 +218,7 @@ void Session::onConnected() {
   connect_seconds_ = secondsSince(connect_started_);
   snapshot_->worker_cells->at(worker_.id()).connect_duration.observe(connect_seconds_);
   server_choice_->stats->cells.at(worker_.id()).connections.add();
+  server_choice_->stats->failures.store(0, std::memory_order_relaxed);
   bufferevent_set_timeouts(server_.bev, nullptr, nullptr);
   setNoDelay(bufferevent_getfd(server_.bev));
   bufferevent_enable(server_.bev, EV_READ | EV_WRITE);
@@ -232,6 +235,7 @@ void Session::onConnectFailed(std::string_view why) {
   log::proxy()->debug("[C{:x}] connect to {}/{} ({}) failed: {}", id_, backend_.config->name,
                       server_choice_->name, server_choice_->address.toString(), why);
   server_choice_->stats->cells.at(worker_.id()).connect_failures.add();
+  countPassiveFailure();
   bufferevent_free(server_.bev);
   server_.bev = nullptr;
   counted_->active.fetch_sub(1, std::memory_order_relaxed);
@@ -247,6 +251,23 @@ void Session::onConnectFailed(std::string_view why) {
     backend_.stats->cells.at(worker_.id()).sticky[redispatch].add();
   }
   connectServer();
+}
+
+// Passive health: enough failed connects in a row, from any worker, eject the server for a while
+// even between active checks. Whichever worker crosses the threshold sets the deadline.
+void Session::countPassiveFailure() {
+  runtime::ServerStats& stats = *server_choice_->stats;
+  const auto& passive = backend_.config->passive;
+  const uint32_t failures = stats.failures.fetch_add(1, std::memory_order_relaxed) + 1;
+  if (passive.consecutive_failures == 0 || failures != passive.consecutive_failures) {
+    return;
+  }
+  stats.ejected_until_ms.store(runtime::steadyMs() + passive.ejection_time.count(),
+                               std::memory_order_relaxed);
+  stats.failures.store(0, std::memory_order_relaxed);
+  log::proxy()->warn("{}/{} ejected for {} after {} failed connects in a row",
+                     backend_.config->name, server_choice_->name,
+                     formatDuration(passive.ejection_time), failures);
 }
 
 void Session::onReadable(Peer& from) {

@@ -76,6 +76,7 @@ private:
   std::string setCookieHeader() const;
   void onConnected();
   void onConnectFailed(std::string_view why);
+  void countPassiveFailure();
   void onReadable(Peer& from);
   void forward(Peer& from);
   void onWritable(Peer& to);

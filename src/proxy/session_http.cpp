@@ -73,7 +73,8 @@ void Session::routeByCookie(std::span<const std::string_view> cookie_headers) {
     return;
   }
   for (size_t i = 0; i < backend_.servers.size(); ++i) {
-    if (backend_.servers[i].name == *server_id) {
+    if (backend_.servers[i].name == *server_id &&
+        backend_.servers[i].stats->acceptsSticky(runtime::steadyMs())) {
       sticky_target_ = i;
       chosen_by_ = ChosenBy::Cookie;
       const auto hit = static_cast<size_t>(runtime::StickyResult::Hit);
@@ -82,7 +83,8 @@ void Session::routeByCookie(std::span<const std::string_view> cookie_headers) {
       return;
     }
   }
-  placeWithoutCookie(runtime::StickyResult::Redispatch); // signed by us, for a server now gone
+  // Signed by us, for a server that is down, disabled or gone: place anew and re-issue.
+  placeWithoutCookie(runtime::StickyResult::Redispatch);
 }
 
 void Session::placeWithoutCookie(runtime::StickyResult result) {

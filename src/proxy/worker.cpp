@@ -48,17 +48,7 @@ Worker::Worker(size_t id, runtime::SnapshotPtr snapshot, std::vector<int> listen
     balancers_.push_back(makeBalancer(backend));
   }
   for (size_t i = 0; i < listen_fds.size(); ++i) {
-    auto listener = std::make_unique<Listener>();
-    listener->worker = this;
-    listener->frontend = i;
-    // backlog 0: the socket is already listening (proxy.cpp set the backlog).
-    listener->listener = evconnlistener_new(base_, acceptCallback, listener.get(),
-                                            LEV_OPT_CLOSE_ON_FREE, 0, listen_fds[i]);
-    evconnlistener_set_error_cb(listener->listener, acceptErrorCallback);
-    evtimer_assign(&listener->backoff, base_, [](evutil_socket_t, short, void* l) {
-      evconnlistener_enable(static_cast<Listener*>(l)->listener);
-    }, listener.get());
-    listeners_.push_back(std::move(listener));
+    listeners_.push_back(makeListener(i, listen_fds[i]));
   }
   event_assign(&wake_event_, base_, wake_fd_, EV_READ | EV_PERSIST,
                [](evutil_socket_t, short, void* w) { static_cast<Worker*>(w)->runPosted(); },
@@ -84,16 +74,78 @@ Worker::~Worker() {
     delete sessions_; // only if the loop ended abnormally; unlinks itself via onSessionClosed
   }
   for (auto& listener : listeners_) {
-    event_del(&listener->backoff);
-    if (listener->listener != nullptr) {
-      evconnlistener_free(listener->listener);
-    }
+    freeListener(*listener);
   }
   event_del(&wake_event_);
   event_del(&drain_timer_);
   event_del(&log_timer_);
   event_base_free(base_);
   ::close(wake_fd_);
+}
+
+std::unique_ptr<Worker::Listener> Worker::makeListener(size_t frontend, int fd) {
+  auto listener = std::make_unique<Listener>();
+  listener->worker = this;
+  listener->frontend = frontend;
+  // backlog 0: the socket is already listening (listener.cpp set the backlog).
+  listener->listener =
+      evconnlistener_new(base_, acceptCallback, listener.get(), LEV_OPT_CLOSE_ON_FREE, 0, fd);
+  evconnlistener_set_error_cb(listener->listener, acceptErrorCallback);
+  evtimer_assign(&listener->backoff, base_, [](evutil_socket_t, short, void* l) {
+    evconnlistener_enable(static_cast<Listener*>(l)->listener);
+  }, listener.get());
+  return listener;
+}
+
+void Worker::freeListener(Listener& listener) {
+  event_del(&listener.backoff);
+  if (listener.listener != nullptr) {
+    evconnlistener_free(listener.listener);
+    listener.listener = nullptr;
+  }
+}
+
+void Worker::adopt(runtime::SnapshotPtr next, const std::vector<int>& fds) {
+  if (draining_) {
+    for (int fd : fds) {
+      if (fd >= 0) {
+        ::close(fd);
+      }
+    }
+    return;
+  }
+  std::vector<std::unique_ptr<Listener>> kept;
+  for (size_t f = 0; f < next->frontends.size(); ++f) {
+    if (fds[f] >= 0) {
+      kept.push_back(makeListener(f, fds[f]));
+      continue;
+    }
+    for (auto& old : listeners_) {
+      if (old && snapshot_->frontends[old->frontend].config->name == next->frontends[f].config->name) {
+        old->frontend = f;
+        kept.push_back(std::move(old));
+        break;
+      }
+    }
+  }
+  for (auto& removed : listeners_) {
+    if (removed) {
+      freeListener(*removed);
+    }
+  }
+  listeners_ = std::move(kept);
+  snapshot_ = std::move(next);
+  balancers_.clear();
+  for (const runtime::Backend& backend : snapshot_->backends) {
+    balancers_.push_back(makeBalancer(backend));
+  }
+}
+
+void Worker::replaceMaglev(const runtime::Snapshot* snapshot, size_t backend,
+                           std::shared_ptr<const balance::MaglevTable> table) {
+  if (snapshot_.get() == snapshot && backend < balancers_.size()) {
+    balancers_[backend] = balance::makeIpHash(std::move(table));
+  }
 }
 
 void Worker::start() {
@@ -111,6 +163,7 @@ void Worker::run() {
   if (access_log_ != nullptr) {
     access_log_->flush();
   }
+  finished_.store(true, std::memory_order_release);
 }
 
 void Worker::post(std::function<void()> task) {
@@ -207,9 +260,7 @@ void Worker::beginDrain() {
   draining_ = true;
   std::chrono::milliseconds longest{0};
   for (auto& listener : listeners_) {
-    event_del(&listener->backoff);
-    evconnlistener_free(listener->listener);
-    listener->listener = nullptr;
+    freeListener(*listener);
     longest = std::max(longest, snapshot_->frontends[listener->frontend].config->drain_timeout);
   }
   if (session_count_ == 0) {

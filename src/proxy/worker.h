@@ -6,6 +6,7 @@
 #include <event2/event_struct.h>
 #include <event2/listener.h>
 
+#include <atomic>
 #include <functional>
 #include <memory>
 #include <mutex>
@@ -37,6 +38,14 @@ public:
     post([this] { beginDrain(); });
   }
   void join();
+  /// True once the thread's loop has ended (after drain()); any thread may ask.
+  bool finished() const { return finished_.load(std::memory_order_acquire); }
+  /// On this worker's thread: route new connections with `next`. fds[f] is a new listening socket
+  /// for next's frontend f, or -1 to keep the listener of the frontend with the same name.
+  void adopt(runtime::SnapshotPtr next, const std::vector<int>& fds);
+  /// On this worker's thread: use `table` for ip_hash backend `backend` if still on `snapshot`.
+  void replaceMaglev(const runtime::Snapshot* snapshot, size_t backend,
+                     std::shared_ptr<const balance::MaglevTable> table);
 
   // For sessions, on this worker's thread only.
   event_base* base() const { return base_; }
@@ -57,6 +66,8 @@ private:
   };
 
   void run();
+  std::unique_ptr<Listener> makeListener(size_t frontend, int fd);
+  void freeListener(Listener& listener);
   void beginDrain();
   void onDrainTimer();
   void onAccept(Listener& listener, int fd, const sockaddr* address, int length);
@@ -83,6 +94,7 @@ private:
   std::mutex mailbox_mutex_; // control messages only, never on the connection path
   std::vector<std::function<void()>> mailbox_;
   std::thread thread_;
+  std::atomic<bool> finished_{false};
 };
 
 } // namespace corral::proxy

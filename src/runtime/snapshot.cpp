@@ -62,17 +62,59 @@ const Server* findServer(const Snapshot* snapshot, std::string_view backend,
   return nullptr;
 }
 
+// The servers of a spawn backend: one per instance slot, named app#0, app#1, ...
+std::vector<config::ServerConfig> spawnedServers(const config::BackendConfig& backend,
+                                                 const Snapshot::Spawned& spawned) {
+  const config::SpawnConfig& spawn = *backend.spawn;
+  const uint32_t instances =
+      spawn.instances > 0 ? spawn.instances : std::max(1u, std::thread::hardware_concurrency());
+  const auto known = spawned.find(backend.name);
+  std::vector<config::ServerConfig> servers;
+  for (uint32_t slot = 0; slot < instances; ++slot) {
+    HostPort address{.host = "127.0.0.1", .port = static_cast<uint16_t>(spawn.port_first + slot)};
+    if (known != spawned.end() && slot < known->second.size()) {
+      address = {.host = known->second[slot].ipString(), .port = known->second[slot].port()};
+    }
+    servers.push_back({.address = address, .weight = 1,
+                       .name = fmt::format("{}#{}", backend.name, slot), .tls = std::nullopt});
+  }
+  return servers;
+}
+
+// Same name and address: the same server, counters and all. Same name, new address (a rolled
+// instance, a changed config): new counters, same health and operator state.
+std::shared_ptr<ServerStats> statsFor(const Server* old, const SocketAddress& address,
+                                      size_t workers, bool checked) {
+  if (old != nullptr && old->address.toString() == address.toString()) {
+    return old->stats;
+  }
+  auto stats = std::make_shared<ServerStats>(workers);
+  if (old != nullptr) {
+    stats->health.store(old->stats->health.load());
+    stats->admin.store(old->stats->admin.load());
+    stats->weight_override.store(old->stats->weight_override.load());
+    stats->up_since_ms.store(old->stats->up_since_ms.load());
+  } else if (checked) {
+    stats->health.store(Health::Unknown); // until its first check
+  }
+  return stats;
+}
+
 } // namespace
 
 Result<std::shared_ptr<const Snapshot>> Snapshot::build(config::Config config,
-                                                        const Snapshot* previous) {
+                                                        const Snapshot* previous,
+                                                        const Spawned& spawned) {
   auto snapshot = std::make_shared<Snapshot>();
   snapshot->config = std::move(config);
   const size_t workers = snapshot->workers = workerCount(snapshot->config, previous);
   snapshot->worker_cells = previous != nullptr
                                ? previous->worker_cells
                                : std::make_shared<PerWorker<WorkerCells>>(workers);
-  for (const config::BackendConfig& backend_config : snapshot->config.backends) {
+  for (config::BackendConfig& backend_config : snapshot->config.backends) {
+    if (backend_config.spawn) {
+      backend_config.servers = spawnedServers(backend_config, spawned);
+    }
     const Backend* old_backend = previous ? previous->findBackend(backend_config.name) : nullptr;
     Backend backend{.config = &backend_config,
                     .servers = {},
@@ -85,10 +127,11 @@ Result<std::shared_ptr<const Snapshot>> Snapshot::build(config::Config config,
         return std::unexpected(address.error());
       }
       const Server* old = findServer(previous, backend_config.name, server_config.name);
-      backend.servers.push_back({.name = server_config.name,
-                                 .address = *address,
-                                 .weight = server_config.weight,
-                                 .stats = carryOver(old ? &old->stats : nullptr, workers)});
+      backend.servers.push_back(
+          {.name = server_config.name,
+           .address = *address,
+           .weight = server_config.weight,
+           .stats = statsFor(old, *address, workers, backend_config.health_check.has_value())});
     }
     for (auto built : {buildMaglev(backend), buildCookieSigner(backend, old_backend)}) {
       if (!built) {
@@ -137,6 +180,32 @@ const Backend* Snapshot::findBackend(std::string_view name) const {
     }
   }
   return nullptr;
+}
+
+} // namespace corral::runtime
+
+namespace corral::runtime {
+
+int64_t steadyMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
+uint32_t Server::effectiveWeight(std::chrono::milliseconds slow_start, int64_t now_ms) const {
+  const int32_t override_weight = stats->weight_override.load(std::memory_order_relaxed);
+  const uint32_t base = override_weight >= 0 ? static_cast<uint32_t>(override_weight) : weight;
+  if (slow_start.count() <= 0 || base == 0) {
+    return base;
+  }
+  const int64_t elapsed = now_ms - stats->up_since_ms.load(std::memory_order_relaxed);
+  if (elapsed >= slow_start.count()) {
+    return base;
+  }
+  // Linear ramp from 10% to 100%, never below 1 so a slow-starting server still gets a little.
+  const double factor = 0.1 + 0.9 * static_cast<double>(std::max<int64_t>(elapsed, 0)) /
+                                  static_cast<double>(slow_start.count());
+  return std::max<uint32_t>(1, static_cast<uint32_t>(base * factor));
 }
 
 } // namespace corral::runtime

@@ -10,6 +10,7 @@
 
 #include "corral/core/address.h"
 #include "corral/core/error.h"
+#include "corral/balance/maglev_table.h"
 #include "corral/runtime/snapshot.h"
 
 namespace corral::proxy {
@@ -29,8 +30,18 @@ public:
   /// Stops accepting. Open sessions may finish until their frontend's drain_timeout, then are
   /// closed; each worker thread ends when its last session has.
   void drain();
+  /// True once every worker has finished draining; join() will not block then.
+  bool drained() const;
   /// Waits for every worker thread to end (after drain()).
   void join();
+  /// Moves every worker to `next` (a reload). Listeners whose frontend name and address did not
+  /// change stay open (no accept gap); new ones open, removed ones close. Sessions in flight keep
+  /// the snapshot they started with. Fails, changing nothing, when a new address cannot be bound.
+  Result<void> update(runtime::SnapshotPtr next);
+  /// Replaces the Maglev table of an ip_hash backend (after a health or weight change) in every
+  /// worker still on `snapshot`.
+  void publishMaglev(const runtime::Snapshot* snapshot, size_t backend,
+                     std::shared_ptr<const balance::MaglevTable> table);
   /// Reopens the access log file (SIGUSR1, for logrotate).
   void reopenAccessLog();
 
@@ -39,11 +50,16 @@ public:
 
 private:
   Proxy() = default;
+  /// One listening socket per worker for `frontend`, or an error naming it.
+  static Result<std::vector<int>> bindFrontend(const runtime::Frontend& frontend, size_t workers,
+                                               SocketAddress& bound);
 
   runtime::SnapshotPtr snapshot_;
   std::unique_ptr<AccessLog> access_log_;
   std::vector<std::unique_ptr<Worker>> workers_;
   std::vector<std::pair<std::string, SocketAddress>> bound_;
+  std::vector<HostPort> configured_;     // the listen key behind each bound_ entry
+  bool draining_ = false;
 };
 
 } // namespace corral::proxy

@@ -4,7 +4,9 @@
 // that must survive a reload (active connections) sit behind shared_ptr and are carried over.
 
 #include <atomic>
+#include <chrono>
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -18,18 +20,51 @@
 
 namespace corral::runtime {
 
-/// Counters shared by every worker; atomics, never a lock (DESIGN.md, Architecture).
+enum class Health : uint8_t { Unknown, Up, Down };
+enum class AdminState : uint8_t { Enabled, Drain, Disabled };
+
+/// Milliseconds on the steady clock: what ejection and slow start deadlines are written in.
+int64_t steadyMs();
+
+/// The live state of one server, shared by every worker and the control thread, carried over by
+/// name across reloads. Workers read it at pick time with relaxed loads: never a lock (DESIGN.md,
+/// Architecture). Health and admin state are written by the control thread; failures and ejection
+/// by workers (passive checks).
 struct ServerStats {
   explicit ServerStats(size_t workers) : cells(workers) {}
   std::atomic<uint32_t> active{0}; // live sessions, for least_connections
   PerWorker<ServerCells> cells;
+
+  std::atomic<Health> health{Health::Up};          // Unknown while active checks have not run
+  std::atomic<AdminState> admin{AdminState::Enabled};
+  std::atomic<int32_t> weight_override{-1};        // `ctl weight`; -1: the configured weight
+  std::atomic<int64_t> up_since_ms{0};             // when it last came up or was enabled
+  std::atomic<uint32_t> failures{0};               // consecutive failed connects
+  std::atomic<int64_t> ejected_until_ms{0};        // passive ejection
+
+  /// May take new clients: up, enabled (not draining), not ejected.
+  bool acceptsNew(int64_t now_ms) const {
+    return health.load(std::memory_order_relaxed) == Health::Up &&
+           admin.load(std::memory_order_relaxed) == AdminState::Enabled &&
+           ejected_until_ms.load(std::memory_order_relaxed) <= now_ms;
+  }
+  /// May take a client whose sticky cookie names it: draining servers keep their clients.
+  bool acceptsSticky(int64_t now_ms) const {
+    return health.load(std::memory_order_relaxed) == Health::Up &&
+           admin.load(std::memory_order_relaxed) != AdminState::Disabled &&
+           ejected_until_ms.load(std::memory_order_relaxed) <= now_ms;
+  }
 };
 
 struct Server {
   std::string name;      // "s1", "127.0.0.1:9001", "app#2"
   SocketAddress address; // resolved
-  uint32_t weight = 1;
+  uint32_t weight = 1;   // as configured
   std::shared_ptr<ServerStats> stats;
+
+  /// The weight balancers use now: the `ctl weight` override or the configured weight, ramped by
+  /// slow start (from 10% to 100% over `slow_start` after the server came up).
+  uint32_t effectiveWeight(std::chrono::milliseconds slow_start, int64_t now_ms) const;
 };
 
 struct BackendStats {
@@ -75,8 +110,14 @@ struct Snapshot {
   /// Builds a snapshot from a validated config. Server host names are resolved here (once, on
   /// the control thread, before any worker uses the result). Counters of frontends and servers
   /// that also exist in `previous` (same name) are carried over.
+  /// `spawned` gives, per backend with a `spawn` section, the address of each instance slot (the
+  /// cluster supervisor's); slots missing from it get port `first + slot`. A server whose address
+  /// changed gets fresh counters (so the old process can be drained by its own active count) but
+  /// keeps its health, drain/disable and weight.
+  using Spawned = std::map<std::string, std::vector<SocketAddress>, std::less<>>;
   static Result<std::shared_ptr<const Snapshot>> build(config::Config config,
-                                                       const Snapshot* previous = nullptr);
+                                                       const Snapshot* previous = nullptr,
+                                                       const Spawned& spawned = {});
 
   const Frontend* findFrontend(std::string_view name) const;
   const Backend* findBackend(std::string_view name) const;

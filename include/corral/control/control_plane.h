@@ -1,0 +1,101 @@
+#pragma once
+// The control thread (DESIGN.md, Architecture): owns the current Snapshot and everything that
+// changes it — reloads, health checks, the cluster supervisors, operator commands from the admin
+// API — and publishes to the workers. Every method runs on the control thread's event_base.
+
+#include <event2/event.h>
+
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "corral/admin/admin_server.h"
+#include "corral/admin/control.h"
+#include "corral/cluster/supervisor.h"
+#include "corral/health/health_checker.h"
+#include "corral/metrics/metrics_server.h"
+#include "corral/proxy/proxy.h"
+
+namespace corral::control {
+
+class ControlPlane final : public admin::Control {
+public:
+  /// Builds the snapshot, binds every listener (frontends, admin, metrics): a startup failure
+  /// such as a port in use is returned here, before anything runs.
+  static Result<std::unique_ptr<ControlPlane>> create(event_base* base, std::string config_path,
+                                                      config::Config config);
+  ~ControlPlane() override;
+
+  /// Starts the workers, the health checks and the spawned instances.
+  void start();
+  /// SIGTERM: stop accepting, let sessions drain, then stop spawned instances; `done` runs once
+  /// all of that is over (the workers can then be joined without blocking).
+  void shutdown(std::function<void()> done);
+  void reopenAccessLog() { proxy_->reopenAccessLog(); }
+  /// What `--ready-file` holds: pid and every bound address.
+  nlohmann::json readyInfo() const;
+
+  // admin::Control
+  bool ready() override { return started_ && !stopping_; }
+  admin::Status status() override;
+  Result<void> serverAction(std::string_view backend, std::string_view server,
+                            admin::ServerAction action) override;
+  Result<void> setWeight(std::string_view backend, std::string_view server,
+                         uint32_t weight) override;
+  Result<void> restart(std::string_view backend) override;
+  Result<void> reload() override;
+  Result<admin::RouteAnswer> route(std::string_view backend, std::string_view client_ip,
+                                   std::optional<std::string_view> cookie) override;
+  Result<std::vector<std::string>> logs(std::string_view backend, int instance) override;
+  Result<uint64_t> followLogs(std::string_view backend, int instance,
+                              std::function<void(std::string_view line)> on_line) override;
+  void unfollowLogs(uint64_t id) override;
+
+private:
+  struct LastCheck {
+    std::string detail;
+    double latency_ms = 0;
+  };
+
+  ControlPlane(event_base* base, std::string config_path);
+  Result<void> publish(runtime::SnapshotPtr next);
+  runtime::SnapshotPtr current() const;
+  Result<const runtime::Server*> findServer(std::string_view backend, std::string_view server) const;
+  void updateHealthTargets();
+  void onHealthChanged(const health::CheckTarget& target, health::HealthState::State to);
+  void refreshMaglev(const std::string& backend);
+  void onSlowStartTick();
+  Result<void> startSupervisors();
+  void onInstanceChanged(const std::string& backend, uint32_t slot, const SocketAddress& address);
+  void drainOld(const std::string& backend, uint32_t slot, std::function<void()> drained);
+  cluster::Supervisor* supervisor(std::string_view backend) const;
+  void stopSupervisors(std::function<void()> done);
+
+  event_base* base_;
+  std::string config_path_;
+  mutable std::mutex snapshot_mutex_; // the scrape thread reads current(); never a worker
+  runtime::SnapshotPtr snapshot_;
+  runtime::Snapshot::Spawned spawned_;
+  std::unique_ptr<proxy::Proxy> proxy_;
+  std::unique_ptr<health::HealthChecker> health_;
+  std::map<std::pair<std::string, std::string>, LastCheck> last_checks_;
+  std::shared_ptr<metrics::ControlMetrics> control_metrics_;
+  std::unique_ptr<metrics::MetricsServer> metrics_;
+  std::unique_ptr<admin::AdminServer> admin_;
+  std::map<std::string, std::unique_ptr<cluster::Supervisor>, std::less<>> supervisors_;
+  std::map<std::string, std::shared_ptr<runtime::ServerStats>> retired_; // rolled-out instances
+  std::map<uint64_t, std::pair<cluster::Supervisor*, cluster::FollowerId>> followers_;
+  uint64_t next_follower_ = 0;
+  event* slow_start_timer_ = nullptr;
+  event* drain_poll_ = nullptr;
+  std::function<void()> on_drained_;
+  std::chrono::steady_clock::time_point started_at_ = std::chrono::steady_clock::now();
+  bool started_ = false;
+  bool stopping_ = false;
+};
+
+} // namespace corral::control

@@ -1,0 +1,137 @@
+// Cluster mode: one supervisor per backend with `spawn`. A slot's address change (a rolling
+// restart switched it to the replacement) becomes a new snapshot; the old process is drained by
+// its own active count before the supervisor stops it.
+
+#include <fmt/format.h>
+
+#include "corral/control/control_plane.h"
+#include "corral/core/log.h"
+
+namespace corral::control {
+namespace {
+
+constexpr std::chrono::milliseconds kDrainPoll{100};
+
+// Polls an old instance's active sessions until none is left (or the supervisor's stop_timeout
+// makes it give up on its own). Frees itself.
+struct DrainWatch {
+  event* timer = nullptr;
+  std::shared_ptr<runtime::ServerStats> stats;
+  std::function<void()> drained;
+
+  static void onTick(evutil_socket_t, short, void* self) {
+    auto* watch = static_cast<DrainWatch*>(self);
+    if (watch->stats->active.load() > 0) {
+      return;
+    }
+    watch->drained();
+    event_free(watch->timer);
+    delete watch;
+  }
+};
+
+} // namespace
+
+Result<void> ControlPlane::startSupervisors() {
+  const runtime::SnapshotPtr snapshot = current();
+  for (const runtime::Backend& backend : snapshot->backends) {
+    const std::string& name = backend.config->name;
+    if (!backend.config->spawn || supervisors_.contains(name)) {
+      continue;
+    }
+    cluster::SupervisorCallbacks callbacks{
+        .on_instance_changed =
+            [this, name](uint32_t slot, const SocketAddress& address) {
+              onInstanceChanged(name, slot, address);
+            },
+        .on_restart =
+            [this, name](uint32_t slot) {
+              control_metrics_->countInstanceRestart(name, cluster::instanceName(name, slot));
+            },
+        .wait_healthy =
+            [this, name](const SocketAddress& address, std::function<void(bool)> done) {
+              const runtime::Backend* b = current()->findBackend(name);
+              health_->probeUntilHealthy(address, b ? b->config->health_check : std::nullopt,
+                                         std::chrono::seconds(30), std::move(done));
+            },
+        .drain_old =
+            [this, name](uint32_t slot, const SocketAddress&, std::function<void()> drained) {
+              drainOld(name, slot, std::move(drained));
+            },
+    };
+    auto supervisor = cluster::makeSupervisor(
+        base_, {.backend = name, .spawn = *backend.config->spawn}, std::move(callbacks));
+    if (!supervisor) {
+      return std::unexpected(supervisor.error());
+    }
+    if (started_) {
+      (*supervisor)->start();
+    }
+    supervisors_.emplace(name, std::move(*supervisor));
+  }
+  return {};
+}
+
+void ControlPlane::onInstanceChanged(const std::string& backend, uint32_t slot,
+                                     const SocketAddress& address) {
+  auto& slots = spawned_[backend];
+  if (slots.size() <= slot) {
+    slots.resize(slot + 1);
+  }
+  slots[slot] = address;
+  const runtime::SnapshotPtr snapshot = current();
+  auto old = findServer(backend, cluster::instanceName(backend, slot));
+  if (old && (*old)->address.toString() != address.toString()) {
+    retired_[(*old)->name] = (*old)->stats; // drainOld() waits on its sessions
+  }
+  auto next = runtime::Snapshot::build(snapshot->config, snapshot.get(), spawned_);
+  if (!next) {
+    log::cluster()->error("{}#{}: {}", backend, slot, next.error().message);
+    return;
+  }
+  if (auto published = publish(*next); !published) {
+    log::cluster()->error("{}#{}: {}", backend, slot, published.error().message);
+  }
+}
+
+// The slot already points at its replacement, so the old process gets no new clients; wait for
+// the sessions it still serves (counted on the stats the previous snapshot gave it).
+void ControlPlane::drainOld(const std::string& backend, uint32_t slot,
+                            std::function<void()> drained) {
+  const auto found = retired_.find(cluster::instanceName(backend, slot));
+  std::shared_ptr<runtime::ServerStats> old_stats;
+  if (found != retired_.end()) {
+    old_stats = std::move(found->second);
+    retired_.erase(found);
+  }
+  if (!old_stats) {
+    drained();
+    return;
+  }
+  auto* watch = new DrainWatch{.timer = nullptr, .stats = old_stats, .drained = std::move(drained)};
+  watch->timer = event_new(base_, -1, EV_PERSIST, DrainWatch::onTick, watch);
+  const timeval interval{0, static_cast<suseconds_t>(kDrainPoll.count() * 1000)};
+  event_add(watch->timer, &interval);
+}
+
+cluster::Supervisor* ControlPlane::supervisor(std::string_view backend) const {
+  const auto found = supervisors_.find(backend);
+  return found == supervisors_.end() ? nullptr : found->second.get();
+}
+
+void ControlPlane::stopSupervisors(std::function<void()> done) {
+  auto remaining = std::make_shared<size_t>(supervisors_.size());
+  if (*remaining == 0) {
+    done();
+    return;
+  }
+  for (auto& [name, supervisor] : supervisors_) {
+    supervisor->stop([remaining, done] {
+      if (--*remaining == 0) {
+        done();
+      }
+    });
+  }
+}
+
+} // namespace corral::control

@@ -1,0 +1,101 @@
+// Health: active checks feed the servers' shared state, which workers read at pick time; ip_hash
+// backends also get a Maglev table rebuilt over the servers that can take clients now.
+
+#include "corral/control/control_plane.h"
+#include "corral/core/log.h"
+#include "health_result.h"
+
+namespace corral::control {
+
+metrics::HealthCheckResult metricsResult(const health::CheckResult& result) {
+  switch (result.outcome) {
+  case health::CheckOutcome::Ok: return metrics::HealthCheckResult::Success;
+  case health::CheckOutcome::Timeout: return metrics::HealthCheckResult::Timeout;
+  case health::CheckOutcome::Refused: return metrics::HealthCheckResult::Refused;
+  case health::CheckOutcome::BadStatus: return metrics::HealthCheckResult::BadStatus;
+  default: return metrics::HealthCheckResult::Error;
+  }
+}
+
+void ControlPlane::updateHealthTargets() {
+  std::vector<health::CheckTarget> targets;
+  const runtime::SnapshotPtr snapshot = current();
+  for (const runtime::Backend& backend : snapshot->backends) {
+    if (!backend.config->health_check) {
+      continue;
+    }
+    for (const runtime::Server& server : backend.servers) {
+      targets.push_back({.backend = backend.config->name,
+                         .server = server.name,
+                         .address = server.address,
+                         .check = *backend.config->health_check});
+    }
+  }
+  health_->setTargets(std::move(targets));
+}
+
+void ControlPlane::onHealthChanged(const health::CheckTarget& target,
+                                   health::HealthState::State to) {
+  auto server = findServer(target.backend, target.server);
+  if (!server || (*server)->address.toString() != target.address.toString()) {
+    return; // a result for an address that has since been replaced
+  }
+  runtime::ServerStats& stats = *(*server)->stats;
+  if (to == health::HealthState::State::Up) {
+    stats.up_since_ms.store(runtime::steadyMs());
+    stats.ejected_until_ms.store(0); // an active check has seen it serve again
+    stats.health.store(runtime::Health::Up);
+  } else if (to == health::HealthState::State::Down) {
+    stats.health.store(runtime::Health::Down);
+  }
+  refreshMaglev(target.backend);
+}
+
+// Rebuilds the table over the servers that take new clients now, with their effective weights;
+// the others keep their index with weight 0, so indices still match the workers' candidates.
+void ControlPlane::refreshMaglev(const std::string& backend_name) {
+  const runtime::SnapshotPtr snapshot = current();
+  const runtime::Backend* backend = snapshot->findBackend(backend_name);
+  if (backend == nullptr || backend->placement() != config::Balance::IpHash) {
+    return;
+  }
+  const int64_t now = runtime::steadyMs();
+  std::vector<balance::MaglevServer> servers;
+  for (const runtime::Server& server : backend->servers) {
+    const bool usable = server.stats->acceptsNew(now);
+    servers.push_back({.name = server.name,
+                       .weight = usable ? server.effectiveWeight(backend->config->slow_start, now)
+                                        : 0});
+  }
+  auto table = balance::MaglevTable::create(servers, backend->config->ip_hash.table_size);
+  if (!table) {
+    log::balance()->error("backend {}: {}", backend_name, table.error().message);
+    return;
+  }
+  proxy_->publishMaglev(snapshot.get(), static_cast<size_t>(backend - snapshot->backends.data()),
+                        std::move(*table));
+}
+
+// While a server ramps up (slow start) or sits out an ejection, its ip_hash share changes with
+// time rather than with an event: follow it once a second.
+void ControlPlane::onSlowStartTick() {
+  const runtime::SnapshotPtr snapshot = current();
+  const int64_t now = runtime::steadyMs();
+  for (const runtime::Backend& backend : snapshot->backends) {
+    if (backend.placement() != config::Balance::IpHash) {
+      continue;
+    }
+    bool changing = false;
+    for (const runtime::Server& server : backend.servers) {
+      const int64_t up_since = server.stats->up_since_ms.load();
+      const int64_t ejected_until = server.stats->ejected_until_ms.load();
+      changing |= now - up_since < backend.config->slow_start.count() + 1000;
+      changing |= ejected_until > 0 && now - ejected_until < 2000;
+    }
+    if (changing) {
+      refreshMaglev(backend.config->name);
+    }
+  }
+}
+
+} // namespace corral::control

@@ -1,0 +1,182 @@
+#include "corral/control/control_plane.h"
+
+#include <unistd.h>
+
+#include <fmt/format.h>
+
+#include "corral/config/loader.h"
+#include "corral/core/log.h"
+#include "health_result.h"
+
+namespace corral::control {
+namespace {
+
+constexpr timeval kDrainPoll{0, 50 * 1000};
+constexpr timeval kSlowStartTick{1, 0}; // Maglev tables follow slow-start ramps once a second
+
+} // namespace
+
+ControlPlane::ControlPlane(event_base* base, std::string config_path)
+    : base_(base), config_path_(std::move(config_path)) {}
+
+Result<std::unique_ptr<ControlPlane>> ControlPlane::create(event_base* base, std::string config_path,
+                                                           config::Config config) {
+  std::unique_ptr<ControlPlane> plane(new ControlPlane(base, std::move(config_path)));
+  auto snapshot = runtime::Snapshot::build(std::move(config));
+  if (!snapshot) {
+    return std::unexpected(snapshot.error());
+  }
+  plane->snapshot_ = *snapshot;
+  auto proxy = proxy::Proxy::create(*snapshot);
+  if (!proxy) {
+    return std::unexpected(proxy.error());
+  }
+  plane->proxy_ = std::move(*proxy);
+  ControlPlane* raw = plane.get();
+  plane->health_ = std::make_unique<health::HealthChecker>(
+      base,
+      [raw](const health::CheckTarget& target, auto, auto to, const health::CheckResult&) {
+        raw->onHealthChanged(target, to);
+      },
+      [raw](const health::CheckTarget& target, const health::CheckResult& result) {
+        raw->last_checks_[{target.backend, target.server}] = {
+            .detail = result.detail, .latency_ms = result.latency.count() / 1e3};
+        raw->control_metrics_->countHealthCheck(target.backend, target.server,
+                                                metricsResult(result));
+      });
+  const runtime::SnapshotPtr& current = plane->snapshot_;
+  plane->control_metrics_ = std::make_shared<metrics::ControlMetrics>(
+      [raw] { return raw->current(); },
+      [raw](std::string_view backend, std::string_view server) {
+        auto found = raw->findServer(backend, server);
+        return found && (*found)->stats->health.load() == runtime::Health::Up;
+      });
+  if (current->config.metrics) {
+    auto server = metrics::MetricsServer::create(
+        *current->config.metrics, [raw] { return raw->current(); }, plane->control_metrics_);
+    if (!server) {
+      return std::unexpected(server.error());
+    }
+    plane->metrics_ = std::move(*server);
+  }
+  if (current->config.admin) {
+    auto server = admin::AdminServer::create(base, *current->config.admin, *plane);
+    if (!server) {
+      return std::unexpected(server.error());
+    }
+    plane->admin_ = std::move(*server);
+  }
+  if (auto supervisors = plane->startSupervisors(); !supervisors) {
+    return std::unexpected(supervisors.error());
+  }
+  return plane;
+}
+
+ControlPlane::~ControlPlane() {
+  admin_.reset();
+  for (event* timer : {slow_start_timer_, drain_poll_}) {
+    if (timer != nullptr) {
+      event_free(timer);
+    }
+  }
+  health_.reset();
+  supervisors_.clear(); // kills what is left, synchronously: children never outlive corral
+  proxy_.reset();
+}
+
+void ControlPlane::start() {
+  proxy_->start();
+  for (auto& [name, supervisor] : supervisors_) {
+    supervisor->start();
+  }
+  updateHealthTargets();
+  slow_start_timer_ = event_new(base_, -1, EV_PERSIST, [](evutil_socket_t, short, void* self) {
+    static_cast<ControlPlane*>(self)->onSlowStartTick();
+  }, this);
+  event_add(slow_start_timer_, &kSlowStartTick);
+  started_ = true;
+}
+
+runtime::SnapshotPtr ControlPlane::current() const {
+  std::lock_guard lock(snapshot_mutex_);
+  return snapshot_;
+}
+
+// Every change of configuration, instance address or membership goes through here.
+Result<void> ControlPlane::publish(runtime::SnapshotPtr next) {
+  if (auto updated = proxy_->update(next); !updated) {
+    return updated;
+  }
+  {
+    std::lock_guard lock(snapshot_mutex_);
+    snapshot_ = std::move(next);
+  }
+  updateHealthTargets();
+  return {};
+}
+
+Result<void> ControlPlane::reload() {
+  auto loaded = config::loadFile(config_path_);
+  if (!loaded) {
+    std::string lines;
+    for (const auto& diagnostic : loaded.error()) {
+      log::config()->error("{}", diagnostic.toString());
+      lines += (lines.empty() ? "" : "\n") + diagnostic.toString();
+    }
+    log::config()->error("reload failed: the running configuration is unchanged");
+    control_metrics_->countConfigReload(metrics::ReloadResult::Failure);
+    return fail(ErrorCode::BadConfig, lines);
+  }
+  auto next = runtime::Snapshot::build(std::move(loaded->config), current().get(), spawned_);
+  Result<void> published =
+      next ? publish(*next) : Result<void>(std::unexpected(next.error()));
+  if (!published) {
+    log::config()->error("reload failed: {}; the running configuration is unchanged",
+                         published.error().message);
+    control_metrics_->countConfigReload(metrics::ReloadResult::Failure);
+    return fail(ErrorCode::BadConfig, published.error().message);
+  }
+  if (auto supervisors = startSupervisors(); !supervisors) {
+    log::cluster()->error("{}", supervisors.error().message);
+  }
+  control_metrics_->countConfigReload(metrics::ReloadResult::Success);
+  log::config()->info("reloaded {}", config_path_);
+  return {};
+}
+
+void ControlPlane::shutdown(std::function<void()> done) {
+  if (stopping_) {
+    return;
+  }
+  stopping_ = true;
+  on_drained_ = std::move(done);
+  proxy_->drain();
+  // Workers end on their own threads; look every 50 ms rather than block this loop in join().
+  drain_poll_ = event_new(base_, -1, EV_PERSIST, [](evutil_socket_t, short, void* self) {
+    auto* plane = static_cast<ControlPlane*>(self);
+    if (!plane->proxy_->drained()) {
+      return;
+    }
+    event_del(plane->drain_poll_);
+    plane->stopSupervisors([plane] { plane->on_drained_(); });
+  }, this);
+  event_add(drain_poll_, &kDrainPoll);
+}
+
+nlohmann::json ControlPlane::readyInfo() const {
+  nlohmann::json ready;
+  ready["pid"] = ::getpid();
+  ready["frontends"] = nlohmann::json::object();
+  for (const auto& [name, address] : proxy_->boundAddresses()) {
+    ready["frontends"][name] = address.toString();
+  }
+  if (metrics_) {
+    ready["metrics"] = metrics_->boundAddress().toString();
+  }
+  if (admin_) {
+    ready["admin"] = admin_->boundAddress().toString();
+  }
+  return ready;
+}
+
+} // namespace corral::control
