@@ -79,17 +79,11 @@ void ControlPlane::onInstanceChanged(const std::string& backend, uint32_t slot,
     slots.resize(slot + 1);
   }
   slots[slot] = address;
-  const runtime::SnapshotPtr snapshot = current();
   auto old = findServer(backend, cluster::instanceName(backend, slot));
   if (old && (*old)->address.toString() != address.toString()) {
     retired_[(*old)->name] = (*old)->stats; // drainOld() waits on its sessions
   }
-  auto next = runtime::Snapshot::build(snapshot->config, snapshot.get(), spawned_);
-  if (!next) {
-    log::cluster()->error("{}#{}: {}", backend, slot, next.error().message);
-    return;
-  }
-  if (auto published = publish(*next); !published) {
+  if (auto published = rebuild(); !published) {
     log::cluster()->error("{}#{}: {}", backend, slot, published.error().message);
   }
 }

@@ -2,6 +2,8 @@
 
 #include <unistd.h>
 
+#include <event2/dns.h>
+
 #include <fmt/format.h>
 
 #include "corral/config/loader.h"
@@ -22,7 +24,9 @@ ControlPlane::ControlPlane(event_base* base, std::string config_path)
 Result<std::unique_ptr<ControlPlane>> ControlPlane::create(event_base* base, std::string config_path,
                                                            config::Config config) {
   std::unique_ptr<ControlPlane> plane(new ControlPlane(base, std::move(config_path)));
-  auto snapshot = runtime::Snapshot::build(std::move(config));
+  plane->config_ = std::move(config);
+  plane->resolveNow();
+  auto snapshot = runtime::Snapshot::build(plane->materialize());
   if (!snapshot) {
     return std::unexpected(snapshot.error());
   }
@@ -79,6 +83,12 @@ ControlPlane::~ControlPlane() {
       event_free(timer);
     }
   }
+  if (resolve_timer_ != nullptr) {
+    event_free(resolve_timer_);
+  }
+  if (dns_ != nullptr) {
+    evdns_base_free(dns_, /*fail_requests=*/1); // pending lookups answer "cancelled" and go
+  }
   health_.reset();
   supervisors_.clear(); // kills what is left, synchronously: children never outlive corral
   proxy_.reset();
@@ -90,6 +100,7 @@ void ControlPlane::start() {
     supervisor->start();
   }
   updateHealthTargets();
+  startDiscovery();
   slow_start_timer_ = event_new(base_, -1, EV_PERSIST, [](evutil_socket_t, short, void* self) {
     static_cast<ControlPlane*>(self)->onSlowStartTick();
   }, this);
@@ -127,10 +138,11 @@ Result<void> ControlPlane::reload() {
     control_metrics_->countConfigReload(metrics::ReloadResult::Failure);
     return fail(ErrorCode::BadConfig, lines);
   }
-  auto next = runtime::Snapshot::build(std::move(loaded->config), current().get(), spawned_);
-  Result<void> published =
-      next ? publish(*next) : Result<void>(std::unexpected(next.error()));
+  config::Config previous = std::exchange(config_, std::move(loaded->config));
+  resolveNow();
+  Result<void> published = rebuild();
   if (!published) {
+    config_ = std::move(previous);
     log::config()->error("reload failed: {}; the running configuration is unchanged",
                          published.error().message);
     control_metrics_->countConfigReload(metrics::ReloadResult::Failure);
@@ -139,6 +151,7 @@ Result<void> ControlPlane::reload() {
   if (auto supervisors = startSupervisors(); !supervisors) {
     log::cluster()->error("{}", supervisors.error().message);
   }
+  startDiscovery();
   control_metrics_->countConfigReload(metrics::ReloadResult::Success);
   log::config()->info("reloaded {}", config_path_);
   return {};

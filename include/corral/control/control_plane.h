@@ -4,6 +4,9 @@
 // API — and publishes to the workers. Every method runs on the control thread's event_base.
 
 #include <event2/event.h>
+#include <event2/util.h>
+
+struct evdns_base;
 
 #include <functional>
 #include <map>
@@ -73,10 +76,22 @@ private:
   void onInstanceChanged(const std::string& backend, uint32_t slot, const SocketAddress& address);
   void drainOld(const std::string& backend, uint32_t slot, std::function<void()> drained);
   cluster::Supervisor* supervisor(std::string_view backend) const;
+  // DNS discovery (control_discovery.cpp)
+  void resolveNow();
+  config::Config materialize() const;
+  Result<void> rebuild();
+  void startDiscovery();
+  void onResolveTimer();
+  void onResolved(const std::string& name, int result, evutil_addrinfo* found);
   void stopSupervisors(std::function<void()> done);
 
   event_base* base_;
   std::string config_path_;
+  config::Config config_; // as loaded: server addresses may still be DNS names
+  std::map<std::string, std::vector<SocketAddress>> resolved_; // "app:8080" -> its records
+  evdns_base* dns_ = nullptr;
+  event* resolve_timer_ = nullptr;
+  int lookups_in_flight_ = 0;
   mutable std::mutex snapshot_mutex_; // the scrape thread reads current(); never a worker
   runtime::SnapshotPtr snapshot_;
   runtime::Snapshot::Spawned spawned_;
