@@ -40,6 +40,8 @@ run_ctest() {
 run_ctest release "$(build_dir)"
 run_ctest sanitize "$(build_dir "${CORRAL_ASAN_BUILD_DIR:-build-asan}")" -LE 'bench|cluster'
 
+scripts/docker.sh stop || true # stops only a dockerd that scripts/docker.sh started (by PID)
+
 echo "== summary =="
 printf '%s\n' "${summaries[@]}"
 echo "total: $total_passed passed, $total_failed failed"

@@ -168,7 +168,12 @@ void AdminServer::Impl::dispatch(evhttp_request* request) {
     sendError(request, kBadRequest, "malformed request");
     return;
   }
-  if (!authorized(request)) {
+  // /ready says only whether listeners are bound: probes (Kubernetes httpGet, Docker
+  // HEALTHCHECK) cannot carry a secret, so it is the one path open without the token.
+  const char* ready_path = evhttp_uri_get_path(uri);
+  const bool is_ready = ready_path != nullptr && std::string_view(ready_path) == "/ready" &&
+                        methodOf(request) == Method::Get;
+  if (!is_ready && !authorized(request)) {
     return;
   }
   const char* query_text = evhttp_uri_get_query(uri);
