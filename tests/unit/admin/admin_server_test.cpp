@@ -210,9 +210,9 @@ protected:
 };
 
 // RFC 6750 §3: no token gets the bare challenge; a wrong one says invalid_token. Every endpoint,
-// /ready and unknown paths included, asks first, and nothing reaches the Control.
+// unknown paths included, asks first, and nothing reaches the Control.
 TEST_F(AdminServerTokenTest, AMissingOrWrongTokenIs401WithABearerChallenge) {
-  for (const char* path : {"/api/v1/status", "/ready", "/no/such/path"}) {
+  for (const char* path : {"/api/v1/status", "/no/such/path"}) {
     const auto missing = admin_.client().get(path);
     ASSERT_TRUE(missing);
     EXPECT_EQ(missing->status, 401) << path;
@@ -223,6 +223,17 @@ TEST_F(AdminServerTokenTest, AMissingOrWrongTokenIs401WithABearerChallenge) {
     EXPECT_EQ(header(*wrong, "www-authenticate"), R"(Bearer realm="corral", error="invalid_token")");
   }
   EXPECT_THAT(admin_.control().calls(), IsEmpty());
+}
+
+// Probes (Kubernetes httpGet, Docker HEALTHCHECK) carry no secret: GET /ready is open, and says
+// nothing but whether corral is ready. Any other method on it still needs the token.
+TEST_F(AdminServerTokenTest, ReadyAnswersWithoutTheToken) {
+  const auto ready = admin_.client().get("/ready");
+  ASSERT_TRUE(ready);
+  EXPECT_EQ(ready->status, 200);
+  const auto post = admin_.client().post("/ready");
+  ASSERT_TRUE(post);
+  EXPECT_EQ(post->status, 401);
 }
 
 TEST_F(AdminServerTokenTest, TheRightTokenIsServed) {
