@@ -37,7 +37,8 @@ Result<std::string> readToken(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   std::ostringstream contents;
   contents << in.rdbuf();
-  const std::string_view token = trim(contents.str());
+  const std::string text = contents.str(); // trim() views into it: it must outlive `token`
+  const std::string_view token = trim(text);
   if (!in || token.empty()) {
     return fail(ErrorCode::BadInput, fmt::format("cannot read a token from {}", path));
   }
