@@ -41,7 +41,9 @@ void Session::readRequestHead() {
   if (head.needsMore() && !client_.read_eof) {
     return; // the header timer bounds the wait
   }
-  if (!head.isDone() && evbuffer_get_length(input) >= max) {
+  // Too long is only what the parser rejected for its length; anything else it rejected is not
+  // HTTP/1.x and is relayed unchanged below, however much the client sent in its first write.
+  if (head.isBad() && head.error.starts_with("head longer than")) {
     log::proxy()->debug("[C{:x}] request head longer than max_header_size ({} bytes)", id_, max);
     close(Termination::ClientError);
     return;
