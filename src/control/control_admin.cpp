@@ -152,7 +152,6 @@ Result<void> ControlPlane::serverAction(std::string_view backend, std::string_vi
                      action == admin::ServerAction::Drain     ? "drain"
                      : action == admin::ServerAction::Disable ? "disabled"
                                                               : "enabled");
-  refreshMaglev(std::string(backend));
   return {};
 }
 
@@ -221,7 +220,7 @@ Result<admin::RouteAnswer> ControlPlane::route(std::string_view backend_name,
     const bool usable = server.stats->acceptsNew(now);
     const uint32_t weight = server.effectiveWeight(backend->config->slow_start, now);
     candidates.push_back({.weight = weight, .active = server.stats->active.load(), .eligible = usable});
-    maglev.push_back({.name = server.name, .weight = usable ? weight : 0});
+    maglev.push_back({.name = server.name, .weight = weight}); // as the workers' table
   }
   std::unique_ptr<balance::Balancer> balancer;
   uint64_t key = 0;

@@ -48,11 +48,13 @@ void ControlPlane::onHealthChanged(const health::CheckTarget& target,
   } else if (to == health::HealthState::State::Down) {
     stats.health.store(runtime::Health::Down);
   }
-  refreshMaglev(target.backend);
+  // No Maglev rebuild here: while a server is down the workers' ip_hash walks on to the next
+  // slot's server, exactly as it did for the retries before the check noticed, so its clients
+  // move once and every other client stays where it was.
 }
 
-// Rebuilds the table over the servers that take new clients now, with their effective weights;
-// the others keep their index with weight 0, so indices still match the workers' candidates.
+// Rebuilds the table with every server's effective weight (a `ctl weight` override, a slow-start
+// ramp). Health and drain are not in the table: pick() skips servers that cannot take clients.
 void ControlPlane::refreshMaglev(const std::string& backend_name) {
   const runtime::SnapshotPtr snapshot = current();
   const runtime::Backend* backend = snapshot->findBackend(backend_name);
@@ -62,10 +64,8 @@ void ControlPlane::refreshMaglev(const std::string& backend_name) {
   const int64_t now = runtime::steadyMs();
   std::vector<balance::MaglevServer> servers;
   for (const runtime::Server& server : backend->servers) {
-    const bool usable = server.stats->acceptsNew(now);
-    servers.push_back({.name = server.name,
-                       .weight = usable ? server.effectiveWeight(backend->config->slow_start, now)
-                                        : 0});
+    servers.push_back(
+        {.name = server.name, .weight = server.effectiveWeight(backend->config->slow_start, now)});
   }
   auto table = balance::MaglevTable::create(servers, backend->config->ip_hash.table_size);
   if (!table) {

@@ -45,6 +45,9 @@ Result<std::unique_ptr<ControlPlane>> ControlPlane::create(event_base* base, std
       [raw](const health::CheckTarget& target, const health::CheckResult& result) {
         raw->last_checks_[{target.backend, target.server}] = {
             .detail = result.detail, .latency_ms = result.latency.count() / 1e3};
+        if (result.ok()) {
+          raw->unejectOnSuccess(target);
+        }
         raw->control_metrics_->countHealthCheck(target.backend, target.server,
                                                 metricsResult(result));
       });
@@ -106,6 +109,21 @@ void ControlPlane::start() {
   }, this);
   event_add(slow_start_timer_, &kSlowStartTick);
   started_ = true;
+}
+
+// A passing active check ends a passive ejection at once (Envoy's
+// successful_active_health_check_uneject_host): a crashed instance respawned on the same port
+// would otherwise sit out the whole ejection_time while every check says it serves.
+void ControlPlane::unejectOnSuccess(const health::CheckTarget& target) {
+  auto server = findServer(target.backend, target.server);
+  if (!server || (*server)->address.toString() != target.address.toString()) {
+    return;
+  }
+  runtime::ServerStats& stats = *(*server)->stats;
+  if (stats.ejected_until_ms.load() > 0 && stats.health.load() == runtime::Health::Up) {
+    stats.ejected_until_ms.store(0);
+    stats.failures.store(0);
+  }
 }
 
 runtime::SnapshotPtr ControlPlane::current() const {

@@ -70,6 +70,7 @@ private:
   Result<const runtime::Server*> findServer(std::string_view backend, std::string_view server) const;
   void updateHealthTargets();
   void onHealthChanged(const health::CheckTarget& target, health::HealthState::State to);
+  void unejectOnSuccess(const health::CheckTarget& target);
   void refreshMaglev(const std::string& backend);
   void onSlowStartTick();
   Result<void> startSupervisors();
