@@ -15,33 +15,22 @@
 #include "corral/balance/client_key.h"
 #include "corral/core/log.h"
 #include "corral/core/units.h"
+#include "session_internal.h"
 #include "worker.h"
 
 namespace corral::proxy {
 namespace {
 
-// A direction stops reading once this much waits to be written to the other side, and resumes
-// below the low mark: a slow reader throttles a fast writer and a session holds at most about
-// 2 x (kHighWatermark + kMaxSingleRead) bytes.
-constexpr size_t kHighWatermark = 256 * 1024;
-constexpr size_t kLowWatermark = 64 * 1024;
-constexpr size_t kMaxSingleRead = 64 * 1024; // libevent reads 4 KiB at a time by default
-
-timeval toTimeval(std::chrono::milliseconds ms) {
-  return {static_cast<time_t>(ms.count() / 1000),
-          static_cast<suseconds_t>(ms.count() % 1000 * 1000)};
-}
-
 double secondsSince(std::chrono::steady_clock::time_point start) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 }
-
-constexpr size_t rejectIndex(runtime::RejectReason reason) { return static_cast<size_t>(reason); }
 
 void setNoDelay(int fd) {
   const int one = 1;
   setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 }
+
+} // namespace
 
 // Names in the access log come from the configuration; escape them anyway so a line stays JSON.
 std::string jsonEscape(std::string_view text) {
@@ -60,8 +49,6 @@ std::string jsonEscape(std::string_view text) {
   return out;
 }
 
-} // namespace
-
 std::string_view terminationName(Termination termination) {
   switch (termination) {
   case Termination::ClientClosed: return "client_closed";
@@ -74,6 +61,8 @@ std::string_view terminationName(Termination termination) {
   case Termination::NoServer: return "no_server";
   case Termination::LimitReached: return "limit_reached";
   case Termination::Shutdown: return "shutdown";
+  case Termination::TlsHandshakeFailed: return "tls_handshake_failed";
+  case Termination::BadProxyHeader: return "bad_proxy_header";
   }
   return "unknown";
 }
@@ -92,38 +81,21 @@ std::string_view chosenByName(ChosenBy chosen_by) {
 Session::Session(Worker& worker, runtime::SnapshotPtr snapshot, const runtime::Frontend& frontend,
                  int client_fd, const SocketAddress& client)
     : worker_(worker), snapshot_(std::move(snapshot)), frontend_(frontend),
-      backend_(snapshot_->backends[frontend.backend]), client_address_(client),
-      id_(worker.nextSessionId()) {
+      client_address_(client), client_fd_(client_fd), id_(worker.nextSessionId()) {
   setNoDelay(client_fd);
-  client_.bev = bufferevent_socket_new(worker_.base(), client_fd, BEV_OPT_CLOSE_ON_FREE);
-  bufferevent_setcb(client_.bev, readCallback, writeCallback, eventCallback, this);
-  bufferevent_set_max_single_read(client_.bev, kMaxSingleRead);
-  // Until the server is connected the client's bytes wait in its input buffer; cap it.
-  bufferevent_setwatermark(client_.bev, EV_READ, 0, kHighWatermark);
-  bufferevent_setwatermark(client_.bev, EV_WRITE, kLowWatermark, 0);
   evtimer_assign(&idle_timer_, worker_.base(), timerCallback, this);
   started_ = std::chrono::steady_clock::now();
   last_activity_ms_ = nowMs();
   frontend_.stats->active.fetch_add(1, std::memory_order_relaxed);
-  frontend_.stats->cells.at(worker_.id()).connections.add();
-  switch (backend_.placement()) {
-  case config::Balance::LeastConnections:
-    chosen_by_ = ChosenBy::LeastConnections;
-    break;
-  case config::Balance::IpHash:
-    chosen_by_ = ChosenBy::IpHash;
-    client_key_ = balance::clientKey(client, backend_.config->ip_hash.ipv4_prefix,
-                                     backend_.config->ip_hash.ipv6_prefix);
-    break;
-  default:
-    chosen_by_ = ChosenBy::RoundRobin;
-  }
+  frontendCells().connections.add();
 }
 
 Session::~Session() {
   event_del(&idle_timer_);
   if (client_.bev != nullptr) {
     bufferevent_free(client_.bev);
+  } else {
+    ::close(client_fd_); // still reading the PROXY header: no bufferevent owns it yet
   }
   if (server_.bev != nullptr) {
     bufferevent_free(server_.bev);
@@ -142,22 +114,22 @@ uint64_t Session::nowMs() const {
   return static_cast<uint64_t>(now.tv_sec) * 1000 + static_cast<uint64_t>(now.tv_usec) / 1000;
 }
 
+runtime::FrontendCells& Session::frontendCells() const {
+  return frontend_.stats->cells.at(worker_.id());
+}
+
 void Session::start() {
   // The active count includes this session, so more than the limit means we are one too many.
   if (frontend_.stats->active.load(std::memory_order_relaxed) > frontend_.config->max_connections) {
-    frontend_.stats->cells.at(worker_.id()).rejected[rejectIndex(runtime::RejectReason::MaxConnections)].add();
+    frontendCells().rejected[rejectIndex(runtime::RejectReason::MaxConnections)].add();
     close(Termination::LimitReached);
     return;
   }
-  bufferevent_enable(client_.bev, EV_READ);
-  if (backend_.config->balance == config::Balance::StickyCookie) {
-    reading_head_ = true; // readRequestHead() connects once the head is in
-    const timeval header_timeout = toTimeval(backend_.config->sticky_cookie.header_timeout);
-    evtimer_add(&idle_timer_, &header_timeout);
+  if (frontend_.config->accept_proxy_protocol) {
+    readProxyHeader(); // then openClient()
     return;
   }
-  armIdleTimer();
-  connectServer();
+  openClient();
 }
 
 // The server a client's cookie names, on the first try; otherwise the balancer's choice among
@@ -169,15 +141,15 @@ std::optional<size_t> Session::pickServer() {
   const int64_t now = runtime::steadyMs();
   auto& candidates = worker_.candidates();
   candidates.clear();
-  for (size_t i = 0; i < backend_.servers.size(); ++i) {
-    const runtime::Server& server = backend_.servers[i];
+  for (size_t i = 0; i < backend_->servers.size(); ++i) {
+    const runtime::Server& server = backend_->servers[i];
     const bool tried = std::find(tried_.begin(), tried_.begin() + attempts_, i) !=
                        tried_.begin() + attempts_;
-    candidates.push_back({.weight = server.effectiveWeight(backend_.config->slow_start, now),
+    candidates.push_back({.weight = server.effectiveWeight(backend_->config->slow_start, now),
                           .active = server.stats->active.load(std::memory_order_relaxed),
                           .eligible = !tried && server.stats->acceptsNew(now)});
   }
-  return worker_.balancer(frontend_.backend).pick(candidates, client_key_);
+  return worker_.balancer(backend_index_).pick(candidates, client_key_);
 }
 
 // Picks a server that this session has not tried yet and starts a non-blocking connect.
@@ -185,32 +157,41 @@ void Session::connectServer() {
   const auto pick = pickServer();
   if (!pick) {
     if (attempts_ == 0) {
-      frontend_.stats->cells.at(worker_.id()).rejected[rejectIndex(runtime::RejectReason::NoServer)].add();
+      frontendCells().rejected[rejectIndex(runtime::RejectReason::NoServer)].add();
     }
     close(attempts_ == 0 ? Termination::NoServer : Termination::ConnectFailed);
     return;
   }
   if (attempts_ > 0) {
-    backend_.stats->cells.at(worker_.id()).retries.add();
+    backend_->stats->cells.at(worker_.id()).retries.add();
   }
   tried_[attempts_++] = static_cast<uint32_t>(*pick);
-  server_choice_ = &backend_.servers[*pick];
+  server_choice_ = &backend_->servers[*pick];
   counted_ = server_choice_->stats.get();
   counted_->active.fetch_add(1, std::memory_order_relaxed);
   connect_started_ = std::chrono::steady_clock::now();
 
-  server_.bev = bufferevent_socket_new(worker_.base(), -1, BEV_OPT_CLOSE_ON_FREE);
-  bufferevent_setcb(server_.bev, readCallback, writeCallback, eventCallback, this);
-  bufferevent_set_max_single_read(server_.bev, kMaxSingleRead);
-  bufferevent_setwatermark(server_.bev, EV_WRITE, kLowWatermark, 0);
-  // During connect libevent waits for writability, so a write timeout is the connect timeout.
-  const timeval connect_timeout = toTimeval(backend_.config->connect_timeout);
-  bufferevent_set_timeouts(server_.bev, nullptr, &connect_timeout);
+  server_.bev = newServerBufferevent();
+  if (server_.bev == nullptr) {
+    onConnectFailed("out of memory for TLS");
+    return;
+  }
+  setUpServerBufferevent();
   const auto& address = server_choice_->address;
   if (bufferevent_socket_connect(server_.bev, address.get(), static_cast<int>(address.length())) <
       0) {
     onConnectFailed(evutil_socket_error_to_string(EVUTIL_SOCKET_ERROR()));
   }
+}
+
+void Session::setUpServerBufferevent() {
+  bufferevent_setcb(server_.bev, readCallback, writeCallback, eventCallback, this);
+  bufferevent_set_max_single_read(server_.bev, kMaxSingleRead);
+  bufferevent_setwatermark(server_.bev, EV_WRITE, kLowWatermark, 0);
+  // During connect libevent waits for writability, so a write timeout is the connect timeout; a
+  // TLS handshake also waits for reads, so it gets both.
+  const timeval connect_timeout = toTimeval(backend_->config->connect_timeout);
+  bufferevent_set_timeouts(server_.bev, server_.tls ? &connect_timeout : nullptr, &connect_timeout);
 }
 
 void Session::onConnected() {
@@ -222,9 +203,12 @@ void Session::onConnected() {
   bufferevent_set_timeouts(server_.bev, nullptr, nullptr);
   setNoDelay(bufferevent_getfd(server_.bev));
   bufferevent_enable(server_.bev, EV_READ | EV_WRITE);
-  log::proxy()->debug("[C{:x}] connected to {}/{} ({}) in {:.3f} ms", id_, backend_.config->name,
+  log::proxy()->debug("[C{:x}] connected to {}/{} ({}) in {:.3f} ms", id_, backend_->config->name,
                       server_choice_->name, server_choice_->address.toString(),
                       connect_seconds_ * 1e3);
+  if (backend_->config->send_proxy_protocol != config::ProxyProtocol::Off && !server_.tls) {
+    sendProxyHeader(); // before any relayed byte (with TLS it went out before the handshake)
+  }
   forward(client_); // what the client sent while we were connecting
   if (client_.read_eof) {
     onEof(client_);
@@ -232,15 +216,18 @@ void Session::onConnected() {
 }
 
 void Session::onConnectFailed(std::string_view why) {
-  log::proxy()->debug("[C{:x}] connect to {}/{} ({}) failed: {}", id_, backend_.config->name,
+  log::proxy()->debug("[C{:x}] connect to {}/{} ({}) failed: {}", id_, backend_->config->name,
                       server_choice_->name, server_choice_->address.toString(), why);
   server_choice_->stats->cells.at(worker_.id()).connect_failures.add();
   countPassiveFailure();
-  bufferevent_free(server_.bev);
-  server_.bev = nullptr;
+  if (server_.bev != nullptr) {
+    bufferevent_free(server_.bev);
+    server_.bev = nullptr;
+  }
+  server_.tls = false;
   counted_->active.fetch_sub(1, std::memory_order_relaxed);
   counted_ = nullptr;
-  if (attempts_ > backend_.config->retries || attempts_ >= kMaxTries) {
+  if (attempts_ > backend_->config->retries || attempts_ >= kMaxTries) {
     close(Termination::ConnectFailed);
     return;
   }
@@ -248,7 +235,7 @@ void Session::onConnectFailed(std::string_view why) {
     chosen_by_ = ChosenBy::Redispatch;
     insert_cookie_ = true;
     const auto redispatch = static_cast<size_t>(runtime::StickyResult::Redispatch);
-    backend_.stats->cells.at(worker_.id()).sticky[redispatch].add();
+    backend_->stats->cells.at(worker_.id()).sticky[redispatch].add();
   }
   connectServer();
 }
@@ -257,7 +244,7 @@ void Session::onConnectFailed(std::string_view why) {
 // even between active checks. Whichever worker crosses the threshold sets the deadline.
 void Session::countPassiveFailure() {
   runtime::ServerStats& stats = *server_choice_->stats;
-  const auto& passive = backend_.config->passive;
+  const auto& passive = backend_->config->passive;
   const uint32_t failures = stats.failures.fetch_add(1, std::memory_order_relaxed) + 1;
   if (passive.consecutive_failures == 0 || failures != passive.consecutive_failures) {
     return;
@@ -266,16 +253,26 @@ void Session::countPassiveFailure() {
                                std::memory_order_relaxed);
   stats.failures.store(0, std::memory_order_relaxed);
   log::proxy()->warn("{}/{} ejected for {} after {} failed connects in a row",
-                     backend_.config->name, server_choice_->name,
+                     backend_->config->name, server_choice_->name,
                      formatDuration(passive.ejection_time), failures);
 }
 
 void Session::onReadable(Peer& from) {
   last_activity_ms_ = nowMs();
-  if (reading_head_) {
-    readRequestHead();
+  if (phase_ != Phase::Relay) {
+    onPreambleReadable();
   } else if (connected_) {
     forward(from);
+  }
+}
+
+// During a TLS handshake decrypted bytes can only follow the handshake: they wait in the input
+// buffer until beginBackend() looks.
+void Session::onPreambleReadable() {
+  if (phase_ == Phase::ClientHello) {
+    readClientHello();
+  } else if (phase_ == Phase::RequestHead) {
+    readRequestHead();
   }
 }
 
@@ -320,6 +317,9 @@ bool Session::passHalfClose(Peer& to) {
   if (!from.read_eof || to.write_shut || evbuffer_get_length(bufferevent_get_output(to.bev)) > 0) {
     return false;
   }
+  if (to.tls) {
+    sendCloseNotify(to); // TLS 1.3 §6.1: close_notify closes only our direction, like a FIN
+  }
   ::shutdown(bufferevent_getfd(to.bev), SHUT_WR);
   to.write_shut = true;
   return true;
@@ -328,13 +328,11 @@ bool Session::passHalfClose(Peer& to) {
 void Session::onEvent(Peer& peer, short events) {
   const bool is_server = &peer == &server_;
   if (is_server && !connected_) {
-    if (events & BEV_EVENT_CONNECTED) {
-      onConnected();
-    } else {
-      onConnectFailed((events & BEV_EVENT_TIMEOUT)
-                          ? "timed out"
-                          : evutil_socket_error_to_string(EVUTIL_SOCKET_ERROR()));
-    }
+    onServerConnectEvent(events);
+    return;
+  }
+  if (!is_server && phase_ == Phase::Handshake) {
+    onClientHandshake(events);
     return;
   }
   if (events & BEV_EVENT_EOF) {
@@ -346,6 +344,20 @@ void Session::onEvent(Peer& peer, short events) {
   close(is_server ? Termination::ServerError : Termination::ClientError);
 }
 
+void Session::onServerConnectEvent(short events) {
+  if (!(events & BEV_EVENT_CONNECTED)) {
+    onConnectFailed((events & BEV_EVENT_TIMEOUT) ? "timed out"
+                    : server_.tls ? serverTlsFailure()
+                                  : evutil_socket_error_to_string(EVUTIL_SOCKET_ERROR()));
+    return;
+  }
+  if (server_choice_->tls != nullptr && !server_.tls) {
+    upgradeServerToTls(); // TCP is up and the PROXY header sent: now the TLS handshake
+    return;
+  }
+  onConnected();
+}
+
 // A half-close: `from` will send nothing more. Pass it on once everything it sent is written.
 void Session::onEof(Peer& from) {
   if (!client_.read_eof && !server_.read_eof) {
@@ -353,8 +365,8 @@ void Session::onEof(Peer& from) {
   }
   from.read_eof = true;
   last_activity_ms_ = nowMs();
-  if (reading_head_) {
-    readRequestHead(); // the head will not grow any more: decide now
+  if (phase_ != Phase::Relay) { // the preamble will not grow any more: decide now
+    onPreambleReadable();
     return;
   }
   if (!connected_) {
@@ -372,7 +384,7 @@ void Session::finishIfDone() {
 }
 
 void Session::armIdleTimer() {
-  const auto timeout = std::min(frontend_.config->client_timeout, backend_.config->server_timeout);
+  const auto timeout = std::min(frontend_.config->client_timeout, backend_->config->server_timeout);
   const timeval delay = toTimeval(timeout);
   evtimer_add(&idle_timer_, &delay);
 }
@@ -382,14 +394,23 @@ void Session::armIdleTimer() {
 // shorter, the server otherwise. Activity is read off a timestamp rather than by re-arming the
 // timer on every read.
 void Session::onIdleTimer() {
-  if (reading_head_) {
-    log::proxy()->debug("[C{:x}] no complete request head within header_timeout", id_);
+  switch (phase_) {
+  case Phase::Handshake:
+    countHandshakeFailure(tls::HandshakeFailure::Timeout);
+    close(Termination::TlsHandshakeFailed);
+    return;
+  case Phase::ClientHello:
+  case Phase::RequestHead:
+    log::proxy()->debug("[C{:x}] no complete {} in time", id_,
+                        phase_ == Phase::ClientHello ? "ClientHello" : "request head");
     close(Termination::ClientTimeout);
     return;
+  default:
+    break;
   }
   const uint64_t now = nowMs();
   const auto client_timeout = static_cast<uint64_t>(frontend_.config->client_timeout.count());
-  const auto server_timeout = static_cast<uint64_t>(backend_.config->server_timeout.count());
+  const auto server_timeout = static_cast<uint64_t>(backend_->config->server_timeout.count());
   const uint64_t idle = now - last_activity_ms_;
   const uint64_t limit = std::min(client_timeout, server_timeout);
   if (idle < limit) {
@@ -419,14 +440,14 @@ std::string Session::accessLogLine(Termination termination) const {
   return fmt::format(
       R"({{"time":"{:%FT%T}.{:03}Z","id":"{:x}","frontend":"{}","client":"{}","backend":"{}",)"
       R"("server":"{}","chosen_by":"{}","bytes_in":{},"bytes_out":{},"connect_ms":{:.3f},"duration_ms":{:.3f},)"
-      R"("termination":"{}"}})",
+      R"("termination":"{}"{}}})",
       std::chrono::floor<std::chrono::seconds>(time), time.time_since_epoch().count() % 1000, id_,
       jsonEscape(frontend_.config->name), client_address_.toString(),
-      jsonEscape(backend_.config->name),
+      backend_ != nullptr ? jsonEscape(backend_->config->name) : "",
       server_choice_ != nullptr ? jsonEscape(server_choice_->name) : "", chosenByName(chosen_by_),
-      client_.bytes,
-      server_.bytes, connect_seconds_ * 1e3, secondsSince(started_) * 1e3,
-      terminationName(termination));
+      client_.bytes, server_.bytes, connect_seconds_ * 1e3, secondsSince(started_) * 1e3,
+      terminationName(termination),
+      frontend_.tls != nullptr || frontend_.config->tls_passthrough ? tlsLogFields() : "");
 }
 
 void Session::readCallback(bufferevent* bev, void* self) {

@@ -12,6 +12,7 @@
 #include "corral/protocol/http_request_head.h"
 #include "corral/protocol/http_response_head.h"
 #include "session.h"
+#include "session_internal.h"
 #include "worker.h"
 
 namespace corral::proxy {
@@ -26,17 +27,11 @@ int64_t unixNow() {
       .count();
 }
 
-std::string_view pullup(evbuffer* buffer, size_t limit) {
-  const size_t length = std::min(evbuffer_get_length(buffer), limit);
-  const auto* bytes = reinterpret_cast<const char*>(evbuffer_pullup(buffer, static_cast<ssize_t>(length)));
-  return {bytes, length};
-}
-
 } // namespace
 
 void Session::readRequestHead() {
   evbuffer* input = bufferevent_get_input(client_.bev);
-  const size_t max = backend_.config->sticky_cookie.max_header_size;
+  const size_t max = backend_->config->sticky_cookie.max_header_size;
   const auto head = protocol::parseRequestHead(pullup(input, max), max);
   if (head.needsMore() && !client_.read_eof) {
     return; // the header timer bounds the wait
@@ -48,7 +43,7 @@ void Session::readRequestHead() {
     close(Termination::ClientError);
     return;
   }
-  reading_head_ = false;
+  phase_ = Phase::Relay;
   event_del(&idle_timer_);
   armIdleTimer();
   if (head.isDone()) {
@@ -58,29 +53,29 @@ void Session::readRequestHead() {
   // Not HTTP/1.x (or the client stopped sending mid-head): placed like any L4 client and relayed
   // unchanged, with no cookie to insert.
   const auto miss = static_cast<size_t>(runtime::StickyResult::Miss);
-  backend_.stats->cells.at(worker_.id()).sticky[miss].add();
+  backend_->stats->cells.at(worker_.id()).sticky[miss].add();
   connectServer();
 }
 
 void Session::routeByCookie(std::span<const std::string_view> cookie_headers) {
-  const auto& sticky = backend_.config->sticky_cookie;
+  const auto& sticky = backend_->config->sticky_cookie;
   const auto value = protocol::findCookie(cookie_headers, sticky.name);
   if (!value) {
     placeWithoutCookie(runtime::StickyResult::Miss);
     return;
   }
-  const auto server_id = backend_.cookie_signer->verify(backend_.config->name, *value, unixNow());
+  const auto server_id = backend_->cookie_signer->verify(backend_->config->name, *value, unixNow());
   if (!server_id) {
     placeWithoutCookie(runtime::StickyResult::Rejected); // forged, expired or another backend's
     return;
   }
-  for (size_t i = 0; i < backend_.servers.size(); ++i) {
-    if (backend_.servers[i].name == *server_id &&
-        backend_.servers[i].stats->acceptsSticky(runtime::steadyMs())) {
+  for (size_t i = 0; i < backend_->servers.size(); ++i) {
+    if (backend_->servers[i].name == *server_id &&
+        backend_->servers[i].stats->acceptsSticky(runtime::steadyMs())) {
       sticky_target_ = i;
       chosen_by_ = ChosenBy::Cookie;
       const auto hit = static_cast<size_t>(runtime::StickyResult::Hit);
-      backend_.stats->cells.at(worker_.id()).sticky[hit].add();
+      backend_->stats->cells.at(worker_.id()).sticky[hit].add();
       connectServer();
       return;
     }
@@ -90,7 +85,7 @@ void Session::routeByCookie(std::span<const std::string_view> cookie_headers) {
 }
 
 void Session::placeWithoutCookie(runtime::StickyResult result) {
-  backend_.stats->cells.at(worker_.id()).sticky[static_cast<size_t>(result)].add();
+  backend_->stats->cells.at(worker_.id()).sticky[static_cast<size_t>(result)].add();
   if (result == runtime::StickyResult::Redispatch) {
     chosen_by_ = ChosenBy::Redispatch;
   }
@@ -99,12 +94,12 @@ void Session::placeWithoutCookie(runtime::StickyResult result) {
 }
 
 std::string Session::setCookieHeader() const {
-  const auto& sticky = backend_.config->sticky_cookie;
+  const auto& sticky = backend_->config->sticky_cookie;
   const auto max_age = std::chrono::duration_cast<std::chrono::seconds>(sticky.max_age);
-  const std::string value = backend_.cookie_signer->issue(
-      backend_.config->name, server_choice_->name, unixNow() + max_age.count());
+  const std::string value = backend_->cookie_signer->issue(
+      backend_->config->name, server_choice_->name, unixNow() + max_age.count());
   return protocol::formatSetCookie(
-      {.name = sticky.name, .value = value, .max_age = max_age, .secure = false});
+      {.name = sticky.name, .value = value, .max_age = max_age, .secure = frontend_.tls != nullptr});
 }
 
 // Passes interim (1xx) heads through and puts the Set-Cookie into the first final head. A head

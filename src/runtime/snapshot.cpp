@@ -8,6 +8,7 @@
 #include <fmt/format.h>
 
 #include "backend_build.h"
+#include "frontend_build.h"
 
 namespace corral::runtime {
 namespace {
@@ -100,6 +101,33 @@ std::shared_ptr<ServerStats> statsFor(const Server* old, const SocketAddress& ad
   return stats;
 }
 
+// The backend (or, for tls_passthrough, the SNI routes) and the TLS context of one frontend.
+Result<Frontend> buildFrontend(const config::FrontendConfig& config,
+                               const std::vector<Backend>& backends, const Frontend* old,
+                               size_t workers) {
+  Frontend frontend{.config = &config,
+                    .backend = 0,
+                    .stats = carryOver(old ? &old->stats : nullptr, workers)};
+  if (config.tls_passthrough) {
+    if (auto routes = buildSniRoutes(frontend, backends); !routes) {
+      return std::unexpected(routes.error());
+    }
+    return frontend;
+  }
+  while (frontend.backend < backends.size() &&
+         backends[frontend.backend].config->name != config.backend) {
+    ++frontend.backend;
+  }
+  if (frontend.backend == backends.size()) {
+    return fail(ErrorCode::BadConfig, fmt::format("unknown backend {}", config.backend));
+  }
+  if (auto tls = buildFrontendTls(frontend, old); !tls) {
+    tls.error().message = fmt::format("tls: {}", tls.error().message);
+    return std::unexpected(tls.error());
+  }
+  return frontend;
+}
+
 } // namespace
 
 Result<std::shared_ptr<const Snapshot>> Snapshot::build(config::Config config,
@@ -127,11 +155,16 @@ Result<std::shared_ptr<const Snapshot>> Snapshot::build(config::Config config,
         return std::unexpected(address.error());
       }
       const Server* old = findServer(previous, backend_config.name, server_config.name);
-      backend.servers.push_back(
-          {.name = server_config.name,
-           .address = *address,
-           .weight = server_config.weight,
-           .stats = statsFor(old, *address, workers, backend_config.health_check.has_value())});
+      Server server{.name = server_config.name,
+                    .address = *address,
+                    .weight = server_config.weight,
+                    .stats = statsFor(old, *address, workers, backend_config.health_check.has_value())};
+      if (auto tls = buildServerTls(server, server_config); !tls) {
+        tls.error().message = fmt::format("backend {}, server {}: tls: {}", backend_config.name,
+                                          server_config.name, tls.error().message);
+        return std::unexpected(tls.error());
+      }
+      backend.servers.push_back(std::move(server));
     }
     for (auto built : {buildMaglev(backend), buildCookieSigner(backend, old_backend)}) {
       if (!built) {
@@ -143,19 +176,14 @@ Result<std::shared_ptr<const Snapshot>> Snapshot::build(config::Config config,
     snapshot->backends.push_back(std::move(backend));
   }
   for (const config::FrontendConfig& frontend_config : snapshot->config.frontends) {
-    size_t index = 0;
-    while (index < snapshot->backends.size() &&
-           snapshot->backends[index].config->name != frontend_config.backend) {
-      ++index;
-    }
-    if (index == snapshot->backends.size()) {
-      return fail(ErrorCode::BadConfig, fmt::format("frontend {}: unknown backend {}",
-                                                    frontend_config.name, frontend_config.backend));
-    }
     const Frontend* old = previous ? previous->findFrontend(frontend_config.name) : nullptr;
-    snapshot->frontends.push_back({.config = &frontend_config,
-                                   .backend = index,
-                                   .stats = carryOver(old ? &old->stats : nullptr, workers)});
+    auto frontend = buildFrontend(frontend_config, snapshot->backends, old, workers);
+    if (!frontend) {
+      frontend.error().message =
+          fmt::format("frontend {}: {}", frontend_config.name, frontend.error().message);
+      return std::unexpected(frontend.error());
+    }
+    snapshot->frontends.push_back(std::move(*frontend));
   }
   return snapshot;
 }

@@ -17,6 +17,8 @@
 #include "corral/core/address.h"
 #include "corral/core/error.h"
 #include "corral/runtime/stats.h"
+#include "corral/tls/client_context.h"
+#include "corral/tls/server_context.h"
 
 namespace corral::runtime {
 
@@ -61,6 +63,9 @@ struct Server {
   SocketAddress address; // resolved
   uint32_t weight = 1;   // as configured
   std::shared_ptr<ServerStats> stats;
+  /// servers[].tls: corral speaks TLS to this server (re-encryption); null for plain TCP.
+  std::shared_ptr<const tls::ClientContext> tls;
+  std::string host; // the host of servers[].address as written: SNI and name check when tls
 
   /// The weight balancers use now: the `ctl weight` override or the configured weight, ramped by
   /// slow start (from 10% to 100% over `slow_start` after the server came up).
@@ -94,10 +99,32 @@ struct FrontendStats {
   PerWorker<FrontendCells> cells;
 };
 
+/// One tls_passthrough route: an exact server name, or a wildcard "*.example.com" that matches
+/// any name ending in ".example.com" (one label or more before it). Both are lower case.
+struct SniRoute {
+  std::string pattern; // "a.example.com", or ".example.com" for "*.example.com"
+  bool wildcard = false;
+  size_t backend = 0;  // index into Snapshot::backends
+};
+
 struct Frontend {
+  static constexpr size_t kNoBackend = SIZE_MAX;
+
   const config::FrontendConfig* config = nullptr;
-  size_t backend = 0; // index into Snapshot::backends
+  /// Index into Snapshot::backends. For tls_passthrough: the default_backend, or kNoBackend.
+  size_t backend = 0;
   std::shared_ptr<FrontendStats> stats;
+  /// `tls`: the certificates and settings handshakes use; null when the frontend is plain TCP.
+  std::shared_ptr<const tls::ServerContext> tls;
+  /// What `tls` was built from (settings, file names, sizes and times), so that a snapshot built
+  /// again from unchanged files keeps the context and its ticket keys: tickets stay valid.
+  std::string tls_fingerprint;
+  /// `tls_passthrough.routes`, in configuration order.
+  std::vector<SniRoute> sni_routes;
+
+  /// The backend for a ClientHello's server name: an exact route, else the longest wildcard that
+  /// matches, else `backend` (the default, possibly kNoBackend). Case-insensitive (RFC 4343).
+  size_t routeSni(std::string_view server_name) const;
 };
 
 struct Snapshot {

@@ -75,10 +75,15 @@ struct ServerCells {
   Counter connect_failures;
 };
 
+/// Failed TLS handshakes are counted by reason: one cell per tls::HandshakeFailure, in the order
+/// of tls::kHandshakeFailures (the proxy checks the size against it at compile time).
+inline constexpr size_t kTlsFailureReasons = 8;
+
 struct FrontendCells {
   Counter connections;
   std::array<Counter, count<RejectReason>()> rejected;
   std::array<Counter, 4> tls_handshakes; // [ok|failed] x [new|resumed]
+  std::array<Counter, kTlsFailureReasons> tls_failures;
 };
 
 struct BackendCells {
