@@ -3,11 +3,15 @@
 #
 # Compares corral with HAProxy on this machine: both relay TCP on one thread, round robin over
 # the same corral-demo-backend instances on 127.0.0.1, and wrk drives each in turn, with
-# keep-alive and with a new connection per request. Rounds alternate which proxy goes first, so
-# a drift in machine load does not favour one; the table shows the median of the rounds.
+# keep-alive and with a new connection per request, in plain TCP and over TLS (both proxies
+# terminate TLS with the same ECDSA P-256 certificate, made here with openssl; tls-close is a full
+# handshake per request, so its req/s is new handshakes per second). Rounds alternate which proxy
+# goes first, so a drift in machine load does not favour one; the table shows the median of the
+# rounds.
 #
 # Environment: ROUNDS (3), DURATION (5s), CONNECTIONS (50), THREADS (1, wrk threads),
-# BACKENDS (4), WARMUP (1, seconds per proxy before measuring; 0 skips), PROXIES ("haproxy corral").
+# BACKENDS (4), WARMUP (1, seconds per proxy before measuring; 0 skips), PROXIES ("haproxy corral"),
+# SCENARIOS ("keep-alive close tls-keep-alive tls-close").
 # Exits 1 when a run got a reply other than 2xx/3xx or no reply at all.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -21,7 +25,7 @@ threads=${THREADS:-1}
 backends=${BACKENDS:-4}
 warmup=${WARMUP:-1}
 read -r -a proxies <<<"${PROXIES:-haproxy corral}"
-scenarios=(keep-alive close)
+read -r -a scenarios <<<"${SCENARIOS:-keep-alive close tls-keep-alive tls-close}"
 
 work=$(mktemp -d)
 trap 'stop_children; rm -rf "$work"' EXIT
@@ -39,12 +43,23 @@ check_tools() {
   fi
 }
 
-# fill TEMPLATE OUT PORT SERVERS: replaces @PORT@ and @SERVERS@ (several lines) in TEMPLATE.
+# fill TEMPLATE OUT NAME=VALUE...: replaces each @NAME@ in TEMPLATE (VALUE may span lines).
 fill() {
-  local text
+  local text pair
   text=$(<"$1")
-  text=${text//@PORT@/$3}
-  printf '%s\n' "${text//@SERVERS@/$4}" >"$2"
+  for pair in "${@:3}"; do
+    text=${text//@${pair%%=*}@/${pair#*=}}
+  done
+  printf '%s\n' "$text" >"$2"
+}
+
+# make_certificate: one self-signed ECDSA P-256 certificate for both proxies (HAProxy wants the
+# key in the same file).
+make_certificate() {
+  openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2 \
+    -subj /CN=bench.corral.test -addext subjectAltName=DNS:bench.corral.test \
+    -keyout "$work/bench.key" -out "$work/bench.pem" 2>/dev/null
+  cat "$work/bench.pem" "$work/bench.key" >"$work/bench-haproxy.pem"
 }
 
 start_backends() {
@@ -57,16 +72,19 @@ start_backends() {
 }
 
 start_haproxy() {
-  local port servers="" i
+  local port tls_port servers="" i
   port=$(free_port)
   for i in "${!backend_ports[@]}"; do
     servers+="  server s$((i + 1)) 127.0.0.1:${backend_ports[i]}"$'\n'
   done
-  fill "$here/haproxy.cfg.in" "$work/haproxy.cfg" "$port" "$servers"
+  tls_port=$(free_port)
+  fill "$here/haproxy.cfg.in" "$work/haproxy.cfg" "PORT=$port" "TLS_PORT=$tls_port" \
+    "PEM=$work/bench-haproxy.pem" "SERVERS=$servers"
   # -db keeps HAProxy in the foreground as one process, so its PID is the one recorded here.
   start_child /dev/null "$work/haproxy.log" haproxy -f "$work/haproxy.cfg" -db
-  target[haproxy]=127.0.0.1:$port
-  wait_for "$CHILD_PID" 10 haproxy curl -fs -o /dev/null "http://${target[haproxy]}/" ||
+  target[haproxy]=http://127.0.0.1:$port
+  target[haproxy-tls]=https://127.0.0.1:$tls_port
+  wait_for "$CHILD_PID" 10 haproxy curl -fs -o /dev/null "${target[haproxy]}/" ||
     { show_log "$work/haproxy.log"; exit 1; }
 }
 
@@ -75,18 +93,20 @@ start_corral_proxy() {
   for i in "${!backend_ports[@]}"; do
     servers+="      - {address: \"127.0.0.1:${backend_ports[i]}\", name: s$((i + 1))}"$'\n'
   done
-  fill "$here/corral.yaml.in" "$work/corral.yaml" "" "$servers"
+  fill "$here/corral.yaml.in" "$work/corral.yaml" "CERT=$work/bench.pem" "KEY=$work/bench.key" \
+    "SERVERS=$servers"
   start_corral "$build" "$work/corral.yaml" "$work" || exit 1
-  target[corral]=$(frontend_address "$work/corral.ready" bench)
+  target[corral]=http://$(frontend_address "$work/corral.ready" bench)
+  target[corral-tls]=https://$(frontend_address "$work/corral.ready" bench_tls)
 }
 
 # measure PROXY SCENARIO ROUND: one wrk run; appends req/s and p99 (ms) to the result files.
 measure() {
   local proxy=$1 scenario=$2 round=$3 out=$work/wrk-$1-$2-$3.txt
-  local header=()
-  [[ $scenario == close ]] && header=(-H 'Connection: close')
-  wrk -t"$threads" -c"$connections" -d"$duration" --latency "${header[@]}" \
-    "http://${target[$proxy]}/" >"$out"
+  local header=() url=${target[$proxy]}
+  [[ $scenario == *close ]] && header=(-H 'Connection: close')
+  [[ $scenario == tls-* ]] && url=${target[$proxy-tls]}
+  wrk -t"$threads" -c"$connections" -d"$duration" --latency "${header[@]}" "$url/" >"$out"
   local rps p99 bad errors
   rps=$(awk '/^Requests\/sec:/ {print $2}' "$out")
   p99=$(awk '$1 == "99%" {v = $2 + 0; if ($2 ~ /us$/) v /= 1000; else if ($2 ~ /[0-9]s$/) v *= 1000;
@@ -106,7 +126,8 @@ warm_up() {
   ((warmup > 0)) || return 0
   local proxy
   for proxy in "${proxies[@]}"; do
-    wrk -t1 -c"$connections" -d"${warmup}s" "http://${target[$proxy]}/" >/dev/null
+    wrk -t1 -c"$connections" -d"${warmup}s" "${target[$proxy]}/" >/dev/null
+    wrk -t1 -c"$connections" -d"${warmup}s" "${target[$proxy-tls]}/" >/dev/null
   done
 }
 
@@ -146,6 +167,7 @@ main() {
   check_tools
   load_before=$(cut -d ' ' -f 1 /proc/loadavg) # other work on the machine skews every number
   declare -gA target=()
+  make_certificate
   start_backends
   local proxy round scenario order
   for proxy in "${proxies[@]}"; do
