@@ -3,6 +3,8 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <csignal>
+
 #include <fmt/format.h>
 
 #include "tests/integration/edge/edge_support.h"
@@ -78,6 +80,23 @@ TEST(TlsFrontendTest, ASavedSessionIsResumedAndCountedAsResumed) {
   };
   EXPECT_EQ(scrape(corral, "corral_tls_handshakes_total", with(success, "false")), 1);
   EXPECT_EQ(scrape(corral, "corral_tls_handshakes_total", with(success, "true")), 1);
+}
+
+// A reload that leaves the certificate files alone keeps the frontend's TLS context, and with it
+// the session ticket keys: a session saved before SIGHUP still resumes after it.
+TEST(TlsFrontendTest, ASessionSavedBeforeAReloadResumesAfterIt) {
+  FakeBackend s1("s1");
+  CorralProcess corral(kTlsFrontend, tlsFrontend(s1.address()));
+  ASSERT_TRUE(corral.ready());
+  const std::string session = (corral.configPath().parent_path() / "session.pem").string();
+  const auto full = sClient(corral.listenAddress("web"), "a.example.com", {"-sess_out", session});
+  EXPECT_THAT(full.output, HasSubstr("New, TLSv1.3"));
+  corral.sendSignal(SIGHUP);
+  ASSERT_TRUE(pollUntil([&] { return corral.stderrText().find("reloaded") != std::string::npos; },
+                        10s))
+      << corral.stderrText();
+  const auto again = sClient(corral.listenAddress("web"), "a.example.com", {"-sess_in", session});
+  EXPECT_THAT(again.output, HasSubstr("Reused, TLSv1.3"));
 }
 
 // A TLS 1.1 client (SECLEVEL=0 lets this OpenSSL offer it at all) and a plain-HTTP client are
