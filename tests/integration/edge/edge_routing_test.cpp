@@ -78,15 +78,16 @@ backends:
 )", {{"a", localAddress(server_a)}, {"b", localAddress(server_b)}});
   ASSERT_TRUE(corral.ready());
   const std::string address = corral.listenAddress("sni");
-  const auto a = sClient(address, "a.example.com", {"-verify_return_error"});
+  constexpr const char* kRequest = "GET / HTTP/1.0\r\n\r\n"; // TlsTestServer answers one
+  const auto a = sClient(address, "a.example.com", {"-verify_return_error"}, kRequest);
   EXPECT_EQ(a.exit_code, 0) << a.output;
   EXPECT_THAT(a.output, HasSubstr("subject=CN = edge-a"));
   EXPECT_THAT(a.output, HasSubstr("sni=a.example.com")); // the body from server_a
-  const auto b = sClient(address, "x.b.example.com", {"-verify_return_error"});
+  const auto b = sClient(address, "x.b.example.com", {"-verify_return_error"}, kRequest);
   EXPECT_EQ(b.exit_code, 0) << b.output;
   EXPECT_THAT(b.output, HasSubstr("subject=CN = edge-b"));
   EXPECT_EQ(server_b.outcome(0).info->server_name, "x.b.example.com");
-  const auto unknown = sClient(address, "c.example.com", {});
+  const auto unknown = sClient(address, "c.example.com", {}, kRequest);
   EXPECT_NE(unknown.exit_code, 0);
   EXPECT_THAT(unknown.output, Not(HasSubstr("subject=CN")));
   const auto log = corral.waitForAccessLog(3, 5s);

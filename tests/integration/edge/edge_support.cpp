@@ -79,12 +79,12 @@ Substitutions certificateSubstitutions() {
 }
 
 CommandResult sClient(const std::string& address, const std::string& server_name,
-                      const std::vector<std::string>& extra) {
+                      const std::vector<std::string>& extra, const std::string& request) {
   std::vector<std::string> argv = {"openssl", "s_client", "-connect", address,
                                    "-servername", server_name, "-verify_hostname", server_name,
                                    "-CAfile", caFile(), "-ign_eof"};
   argv.insert(argv.end(), extra.begin(), extra.end());
-  return runCommand(argv, "GET / HTTP/1.0\r\n\r\n", 15s);
+  return runCommand(argv, request, 15s);
 }
 
 CommandResult curl(const std::string& server_name, const std::string& port,

@@ -37,9 +37,11 @@ const std::string& caFile();
 Substitutions certificateSubstitutions();
 
 /// `openssl s_client` to `address` with SNI `server_name`, verifying against the test CA, sending
-/// a small request and waiting for the server to close (-ign_eof).
+/// `request` and waiting for the server to close (-ign_eof). Against a name-then-close server send
+/// nothing: a server that closes with unread bytes resets the connection, and what it sent may be
+/// lost on the way (corral closes a session at once on a server error).
 CommandResult sClient(const std::string& address, const std::string& server_name,
-                      const std::vector<std::string>& extra);
+                      const std::vector<std::string>& extra, const std::string& request = "");
 
 /// `curl -sS --cacert CA https://NAME:PORT/` with NAME resolved to 127.0.0.1.
 CommandResult curl(const std::string& server_name, const std::string& port,
