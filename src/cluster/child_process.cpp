@@ -67,7 +67,9 @@ std::string resolveProgram(const std::string& name, const std::map<std::string, 
     return name; // relative to the child's cwd, as execve resolves it after chdir
   }
   auto path = env.find("PATH");
-  const std::string_view dirs = path != env.end() ? path->second : "/usr/local/bin:/usr/bin:/bin";
+  // Both arms are string_views: a std::string/literal mix would make a temporary the view outlives.
+  const std::string_view dirs =
+      path != env.end() ? std::string_view{path->second} : std::string_view{"/usr/local/bin:/usr/bin:/bin"};
   size_t begin = 0;
   while (begin <= dirs.size()) {
     const size_t end = std::min(dirs.find(':', begin), dirs.size());
