@@ -106,12 +106,17 @@ void ControlMetrics::appendServerFamilies(const runtime::Snapshot& snapshot,
 
 void ControlMetrics::appendRestartFamily(const runtime::Snapshot& snapshot,
                                          std::vector<prometheus::MetricFamily>& families) const {
+  // The instance goes in the `server` label, not `instance`: Prometheus sets `instance` on every
+  // series to the scrape target and renames a clashing exported one to `exported_instance`
+  // (honor_labels: false, the default). The spawned slot "app#2" is also the server's name, so
+  // the restarts join corral_server_up and the other per-server series on (backend, server).
   auto restarts = counterFamily("corral_instance_restarts_total",
-                                "Spawned instances started again after they ended.");
+                                "Spawned instances started again after they ended; the server "
+                                "label is the instance's slot (app#0, app#1, ...).");
   for (const runtime::Backend& backend : snapshot.backends) {
     for (const std::string& instance : instanceNames(*backend.config)) {
       const auto count = restarts_.find(Key{backend.config->name, instance});
-      addSample(restarts, {{"backend", backend.config->name}, {"instance", instance}},
+      addSample(restarts, {{"backend", backend.config->name}, {"server", instance}},
                 count != restarts_.end() ? static_cast<double>(count->second) : 0);
     }
   }

@@ -3,6 +3,8 @@
 #include <array>
 #include <string>
 
+#include "corral/tls/handshake.h"
+
 #include "metrics/families.h"
 
 namespace corral::metrics {
@@ -17,6 +19,9 @@ constexpr std::array<const char*, runtime::count<runtime::StickyResult>()> kStic
     "hit", "miss", "redispatch", "rejected"};
 constexpr std::array<const char*, runtime::count<runtime::AcceptError>()> kAcceptErrors = {
     "emfile", "enfile", "enomem", "other"};
+
+static_assert(tls::kHandshakeFailures.size() == runtime::kTlsFailureReasons,
+              "FrontendCells::tls_failures has one cell per tls::HandshakeFailure");
 
 // The value of one counter summed over every worker's cell; `read` picks the counter in a cell.
 template <class Cells, class Read>
@@ -37,8 +42,6 @@ void appendFrontendFamilies(const runtime::Snapshot& snapshot,
                             "Client connections currently open on the frontend.");
   auto rejected = counterFamily("corral_frontend_rejected_connections_total",
                                 "Client connections closed before reaching a server, by reason.");
-  auto handshakes = counterFamily("corral_tls_handshakes_total",
-                                  "TLS handshakes with clients, by result and session resumption.");
   for (const runtime::Frontend& frontend : snapshot.frontends) {
     const std::string& name = frontend.config->name;
     const auto& cells = frontend.stats->cells;
@@ -49,19 +52,41 @@ void appendFrontendFamilies(const runtime::Snapshot& snapshot,
       addSample(rejected, {{"frontend", name}, {"reason", kRejectReasons[reason]}},
                 sum(cells, [&](const auto& c) -> const Counter& { return c.rejected[reason]; }));
     }
-    // FrontendCells::tls_handshakes is indexed failed * 2 + resumed.
-    for (size_t index = 0; index < 4; ++index) {
-      addSample(handshakes,
-                {{"frontend", name},
-                 {"result", index / 2 == 0 ? "success" : "failure"},
-                 {"resumed", index % 2 == 0 ? "false" : "true"}},
-                sum(cells, [&](const auto& c) -> const Counter& { return c.tls_handshakes[index]; }));
-    }
   }
   families.push_back(std::move(connections));
   families.push_back(std::move(active));
   families.push_back(std::move(rejected));
+}
+
+// Handshakes by result for the dashboard, and failures by reason to tell a scanner (protocol
+// versions, plain HTTP) from a broken client or certificate (alerts, no shared cipher).
+void appendTlsFamilies(const runtime::Snapshot& snapshot,
+                       std::vector<prometheus::MetricFamily>& families) {
+  auto handshakes = counterFamily("corral_tls_handshakes_total",
+                                  "TLS handshakes with clients, by result and session resumption.");
+  auto failures = counterFamily("corral_tls_handshake_failures_total",
+                                "Failed TLS handshakes with clients, by reason.");
+  for (const runtime::Frontend& frontend : snapshot.frontends) {
+    const std::string& name = frontend.config->name;
+    const auto& cells = frontend.stats->cells;
+    // FrontendCells::tls_handshakes is indexed failed * 2 + resumed.
+    for (size_t index = 0; index < 4; ++index) {
+      addSample(
+          handshakes,
+          {{"frontend", name},
+           {"result", index / 2 == 0 ? "success" : "failure"},
+           {"resumed", index % 2 == 0 ? "false" : "true"}},
+          sum(cells, [&](const auto& c) -> const Counter& { return c.tls_handshakes[index]; }));
+    }
+    // FrontendCells::tls_failures is indexed by tls::HandshakeFailure.
+    for (const tls::HandshakeFailure failure : tls::kHandshakeFailures) {
+      const auto index = static_cast<size_t>(failure);
+      addSample(failures, {{"frontend", name}, {"reason", std::string(tls::label(failure))}},
+                sum(cells, [&](const auto& c) -> const Counter& { return c.tls_failures[index]; }));
+    }
+  }
   families.push_back(std::move(handshakes));
+  families.push_back(std::move(failures));
 }
 
 void appendServerFamilies(const runtime::Snapshot& snapshot,
@@ -152,6 +177,7 @@ std::vector<prometheus::MetricFamily> SnapshotCollector::Collect() const {
   }
   std::vector<prometheus::MetricFamily> families;
   appendFrontendFamilies(*snapshot, families);
+  appendTlsFamilies(*snapshot, families);
   appendServerFamilies(*snapshot, families);
   appendBackendFamilies(*snapshot, families);
   appendWorkerFamilies(*snapshot, families);

@@ -44,7 +44,9 @@ public:
   /// Each call is one finished check of BACKEND/SERVER (health/).
   void countHealthCheck(std::string_view backend, std::string_view server,
                         HealthCheckResult result);
-  /// A spawned instance ("app#2") was started again after it ended (cluster/).
+  /// A spawned instance ("app#2") was started again after it ended (cluster/). Exported as
+  /// corral_instance_restarts_total{backend,server="app#2"}: see appendRestartFamily for why the
+  /// label is `server` and not `instance`.
   void countInstanceRestart(std::string_view backend, std::string_view instance);
   /// A reload (SIGHUP or the admin API) was applied or refused.
   void countConfigReload(ReloadResult result);

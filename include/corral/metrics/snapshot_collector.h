@@ -21,6 +21,7 @@ using SnapshotProvider = std::function<runtime::SnapshotPtr()>;
 
 /// corral_frontend_*, corral_server_* (except corral_server_up), corral_connect_failures_total,
 /// corral_retries_total, corral_sticky_total, corral_tls_handshakes_total,
+/// corral_tls_handshake_failures_total{frontend,reason},
 /// corral_accept_errors_total and the connect and session duration histograms.
 class SnapshotCollector : public prometheus::Collectable {
 public:

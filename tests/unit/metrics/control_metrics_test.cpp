@@ -72,11 +72,28 @@ TEST(ControlMetricsTest, CountsRestartsPerSpawnedInstance) {
   metrics.countInstanceRestart("demo", "demo#1");
   const auto families = metrics.Collect();
   EXPECT_EQ(labelSets(families, "corral_instance_restarts_total"),
-            (std::vector<LabelMap>{{{"backend", "demo"}, {"instance", "demo#0"}},
-                                   {{"backend", "demo"}, {"instance", "demo#1"}},
-                                   {{"backend", "demo"}, {"instance", "demo#2"}}}));
+            (std::vector<LabelMap>{{{"backend", "demo"}, {"server", "demo#0"}},
+                                   {{"backend", "demo"}, {"server", "demo#1"}},
+                                   {{"backend", "demo"}, {"server", "demo#2"}}}));
   EXPECT_EQ(valueOf(families, "corral_instance_restarts_total",
-                    {{"backend", "demo"}, {"instance", "demo#1"}}), 1);
+                    {{"backend", "demo"}, {"server", "demo#1"}}), 1);
+}
+
+// Prometheus sets `instance` on every scraped series to the target's address and renames an
+// exported `instance` to `exported_instance`; so the slot goes in `server`. Its values are the
+// spawned servers' names, so each restart series matches one corral_server_up series exactly
+// and the two join on (backend, server).
+TEST(ControlMetricsTest, RestartSeriesUseTheServerLabelOfTheSpawnedServers) {
+  const SnapshotPtr snapshot = build(spawnedConfig(2));
+  ControlMetrics metrics([&] { return snapshot; });
+  const auto families = metrics.Collect();
+  const std::vector<LabelMap> restarts = labelSets(families, "corral_instance_restarts_total");
+  const std::vector<LabelMap> up = labelSets(families, "corral_server_up");
+  ASSERT_EQ(restarts.size(), 2u);
+  for (const LabelMap& labels : restarts) {
+    EXPECT_FALSE(labels.contains("instance"));
+    EXPECT_NE(std::find(up.begin(), up.end(), labels), up.end()) << labels.at("server");
+  }
 }
 
 TEST(ControlMetricsTest, NamesOneInstancePerCoreWhenInstancesIsAuto) {
@@ -110,7 +127,7 @@ TEST(ControlMetricsTest, RemovedServersAndInstancesDisappearAfterAReload) {
   EXPECT_EQ(valueOf(again, "corral_health_checks_total",
                     {{"backend", "app"}, {"server", "s2"}, {"result", "refused"}}), 0);
   EXPECT_EQ(valueOf(again, "corral_instance_restarts_total",
-                    {{"backend", "demo"}, {"instance", "demo#2"}}), 0);
+                    {{"backend", "demo"}, {"server", "demo#2"}}), 0);
 }
 
 TEST(ControlMetricsTest, CountsReloadsBySuccessAndFailureFromZero) {

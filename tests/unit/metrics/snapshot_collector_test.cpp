@@ -4,6 +4,8 @@
 
 #include <gtest/gtest.h>
 
+#include "corral/tls/handshake.h"
+
 #include "tests/unit/metrics/metrics_test_support.h"
 
 namespace corral::metrics {
@@ -78,6 +80,7 @@ TEST(SnapshotCollectorTest, ExportsEverySeriesAtZeroBeforeTheFirstEvent) {
       {"corral_frontend_active_connections", 1},
       {"corral_frontend_rejected_connections_total", 4}, // 4 reasons
       {"corral_tls_handshakes_total", 4},                // 2 results x 2 resumed
+      {"corral_tls_handshake_failures_total", 8},        // 8 reasons
       {"corral_server_connections_total", 2},
       {"corral_server_active_connections", 2},
       {"corral_server_bytes_total", 4}, // 2 servers x 2 directions
@@ -138,6 +141,30 @@ TEST(SnapshotCollectorTest, MapsHandshakeCellsToResultAndResumption) {
   EXPECT_EQ(handshakes("success", "true"), 2);
   EXPECT_EQ(handshakes("failure", "false"), 3);
   EXPECT_EQ(handshakes("failure", "true"), 4);
+}
+
+// FrontendCells::tls_failures is indexed by tls::HandshakeFailure: each cell shows up under its
+// own reason label, summed over the workers, and every reason is there from startup.
+TEST(SnapshotCollectorTest, ExportsTlsHandshakeFailuresByReason) {
+  Fixture fixture{.current = build(webConfig({server("s1", 9001)}))};
+  auto& cells = fixture.current->frontends[0].stats->cells;
+  for (const tls::HandshakeFailure failure : tls::kHandshakeFailures) {
+    const auto index = static_cast<size_t>(failure);
+    cells.at(0).tls_failures[index].add(index + 1); // a distinct count per reason...
+    cells.at(2).tls_failures[index].add(100);       // ...plus the same on another worker
+  }
+  const auto families = fixture.collector.Collect();
+  const std::map<std::string, double> expected = {
+      {"no_shared_cipher", 101}, {"unsupported_protocol", 102}, {"http_request", 103},
+      {"not_tls", 104},          {"client_alert", 105},         {"peer_closed", 106},
+      {"timeout", 107},          {"other", 108}};
+  std::map<std::string, double> seen;
+  for (const LabelMap& labels : labelSets(families, "corral_tls_handshake_failures_total")) {
+    EXPECT_EQ(labels.at("frontend"), "web");
+    seen[labels.at("reason")] =
+        valueOf(families, "corral_tls_handshake_failures_total", labels).value_or(-1);
+  }
+  EXPECT_EQ(seen, expected);
 }
 
 // A reload drops s2: its series go, while s1 keeps the counts it had (its cells carry over).
