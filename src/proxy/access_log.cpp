@@ -6,12 +6,86 @@
 #include <cerrno>
 #include <chrono>
 #include <cstring>
+#include <iterator>
 
+#include <fmt/chrono.h>
 #include <fmt/format.h>
 
 #include "corral/core/log.h"
 
 namespace corral::proxy {
+namespace {
+
+// ISO 8601 in UTC with milliseconds. fmt 9 formats a system_clock time_point in local time, so
+// the calendar fields come from fmt::gmtime explicitly: the "Z" must be true whatever TZ says.
+void appendTime(std::string& out, std::chrono::system_clock::time_point time) {
+  const auto ms = std::chrono::floor<std::chrono::milliseconds>(time);
+  const auto seconds = std::chrono::floor<std::chrono::seconds>(ms);
+  fmt::format_to(std::back_inserter(out), "{:%FT%T}.{:03}Z",
+                 fmt::gmtime(std::chrono::system_clock::to_time_t(seconds)),
+                 (ms - seconds).count());
+}
+
+// Escapes straight into the line: no temporary string per field on the worker thread.
+void appendEscaped(std::string& out, std::string_view text) {
+  for (const char c : text) {
+    const auto byte = static_cast<unsigned char>(c);
+    if (c == '"' || c == '\\') {
+      out.push_back('\\');
+      out.push_back(c);
+    } else if (byte < 0x20 || byte >= 0x7f) {
+      fmt::format_to(std::back_inserter(out), "\\u{:04x}", static_cast<unsigned>(byte));
+    } else {
+      out.push_back(c);
+    }
+  }
+}
+
+// ,"key":"value" with the value escaped.
+void appendString(std::string& out, std::string_view key, std::string_view value) {
+  fmt::format_to(std::back_inserter(out), R"(,"{}":")", key);
+  appendEscaped(out, value);
+  out.push_back('"');
+}
+
+// The same, left out when the value is empty.
+void appendOptional(std::string& out, std::string_view key, std::string_view value) {
+  if (!value.empty()) {
+    appendString(out, key, value);
+  }
+}
+
+} // namespace
+
+std::string jsonEscape(std::string_view text) {
+  std::string out;
+  out.reserve(text.size());
+  appendEscaped(out, text);
+  return out;
+}
+
+std::string formatAccessLogLine(const AccessLogEntry& entry) {
+  std::string out;
+  out.reserve(320); // a typical line, so that it is built without growing
+  out += R"({"time":")";
+  appendTime(out, entry.time);
+  fmt::format_to(std::back_inserter(out), R"(","id":"{:x}")", entry.id);
+  appendString(out, "frontend", entry.frontend);
+  appendString(out, "client", entry.client);
+  appendString(out, "backend", entry.backend);
+  appendString(out, "server", entry.server);
+  appendString(out, "chosen_by", entry.chosen_by);
+  fmt::format_to(std::back_inserter(out),
+                 R"(,"bytes_in":{},"bytes_out":{},"connect_ms":{:.3f},"duration_ms":{:.3f})",
+                 entry.bytes_in, entry.bytes_out, entry.connect_seconds * 1e3,
+                 entry.duration_seconds * 1e3);
+  appendString(out, "termination", entry.termination);
+  appendOptional(out, "tls_version", entry.tls_version);
+  appendOptional(out, "sni", entry.sni);
+  appendOptional(out, "tls_error", entry.tls_error);
+  out.push_back('}');
+  return out;
+}
 
 void AccessLog::Buffer::append(std::string_view line) {
   if (local_.size() + line.size() > kMaxPending) {

@@ -4,7 +4,9 @@
 // buffer and hands full buffers over through one atomic pointer; a writer thread does the I/O.
 
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
+#include <cstdint>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -15,6 +17,38 @@
 #include "corral/core/error.h"
 
 namespace corral::proxy {
+
+/// One finished session, as its access-log line shows it. The views point into the session, its
+/// snapshot and its SSL object; they need to live only until formatAccessLogLine() returns.
+struct AccessLogEntry {
+  std::chrono::system_clock::time_point time; // when the session closed
+  uint64_t id = 0;
+  std::string_view frontend;
+  std::string_view client;    // "1.2.3.4:5678" or "[::1]:5678": address and port
+  std::string_view backend;   // "" when the session ended before a backend was known
+  std::string_view server;    // "" when no server was chosen
+  std::string_view chosen_by; // "round_robin", "cookie", ...; "" when no server was chosen
+  uint64_t bytes_in = 0;      // read from the client (towards the server)
+  uint64_t bytes_out = 0;     // read from the server (towards the client)
+  double connect_seconds = 0; // the successful connect to the server; 0 without one
+  double duration_seconds = 0;
+  std::string_view termination;
+  // Only on TLS frontends; each key is left out when its value is empty.
+  std::string_view tls_version; // terminated TLS whose handshake finished: "TLSv1.3"
+  std::string_view sni;         // the server name the client sent (terminated or passthrough)
+  std::string_view tls_error;   // why the client's handshake failed: "no_shared_cipher", ...
+};
+
+/// One JSON object on one line, without the newline. Example (tls_* and sni only when set):
+/// {"time":"2024-05-01T12:34:56.789Z","id":"1f","frontend":"web","client":"127.0.0.1:50312",
+///  "backend":"app","server":"s1","chosen_by":"round_robin","bytes_in":12,"bytes_out":2048,
+///  "connect_ms":0.231,"duration_ms":15.112,"termination":"server_closed"}
+std::string formatAccessLogLine(const AccessLogEntry& entry);
+
+/// Escapes `text` for a JSON string: quotes, backslashes, control characters, and every byte of
+/// 0x7f and above as \u00XX. Host names are ASCII (RFC 6066 §3), but a client may send any bytes
+/// as SNI: escaping them byte by byte keeps every line valid JSON (never invalid UTF-8).
+std::string jsonEscape(std::string_view text);
 
 class AccessLog {
 public:

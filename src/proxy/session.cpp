@@ -32,23 +32,6 @@ void setNoDelay(int fd) {
 
 } // namespace
 
-// Names in the access log come from the configuration; escape them anyway so a line stays JSON.
-std::string jsonEscape(std::string_view text) {
-  std::string out;
-  out.reserve(text.size());
-  for (const char c : text) {
-    if (c == '"' || c == '\\') {
-      out.push_back('\\');
-      out.push_back(c);
-    } else if (static_cast<unsigned char>(c) < 0x20) {
-      out += fmt::format("\\u{:04x}", static_cast<unsigned>(c));
-    } else {
-      out.push_back(c);
-    }
-  }
-  return out;
-}
-
 std::string_view terminationName(Termination termination) {
   switch (termination) {
   case Termination::ClientClosed: return "client_closed";
@@ -436,18 +419,24 @@ void Session::close(Termination termination) {
 }
 
 std::string Session::accessLogLine(Termination termination) const {
-  const auto time = std::chrono::floor<std::chrono::milliseconds>(std::chrono::system_clock::now());
-  return fmt::format(
-      R"({{"time":"{:%FT%T}.{:03}Z","id":"{:x}","frontend":"{}","client":"{}","backend":"{}",)"
-      R"("server":"{}","chosen_by":"{}","bytes_in":{},"bytes_out":{},"connect_ms":{:.3f},"duration_ms":{:.3f},)"
-      R"("termination":"{}"{}}})",
-      std::chrono::floor<std::chrono::seconds>(time), time.time_since_epoch().count() % 1000, id_,
-      jsonEscape(frontend_.config->name), client_address_.toString(),
-      backend_ != nullptr ? jsonEscape(backend_->config->name) : "",
-      server_choice_ != nullptr ? jsonEscape(server_choice_->name) : "", chosenByName(chosen_by_),
-      client_.bytes, server_.bytes, connect_seconds_ * 1e3, secondsSince(started_) * 1e3,
-      terminationName(termination),
-      frontend_.tls != nullptr || frontend_.config->tls_passthrough ? tlsLogFields() : "");
+  const std::string client = client_address_.toString();
+  AccessLogEntry entry{
+      .time = std::chrono::system_clock::now(),
+      .id = id_,
+      .frontend = frontend_.config->name,
+      .client = client,
+      .backend = backend_ != nullptr ? std::string_view(backend_->config->name) : "",
+      .server = server_choice_ != nullptr ? std::string_view(server_choice_->name) : "",
+      .chosen_by = server_choice_ != nullptr ? chosenByName(chosen_by_) : "",
+      .bytes_in = client_.bytes,
+      .bytes_out = server_.bytes,
+      .connect_seconds = connect_seconds_,
+      .duration_seconds = secondsSince(started_),
+      .termination = terminationName(termination)};
+  if (frontend_.tls != nullptr || frontend_.config->tls_passthrough) {
+    addTlsFields(entry);
+  }
+  return formatAccessLogLine(entry);
 }
 
 void Session::readCallback(bufferevent* bev, void* self) {

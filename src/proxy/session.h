@@ -22,6 +22,7 @@
 namespace corral::proxy {
 
 class Worker;
+struct AccessLogEntry;
 
 /// Why a session ended, as the access log names it.
 enum class Termination {
@@ -96,7 +97,7 @@ private:
   void upgradeServerToTls();
   std::string serverTlsFailure();
   static void sendCloseNotify(const Peer& peer);
-  std::string tlsLogFields() const;
+  void addTlsFields(AccessLogEntry& entry) const;
 
   void connectServer();
   std::optional<size_t> pickServer();
@@ -150,6 +151,7 @@ private:
   Phase phase_ = Phase::Relay;
   bool connected_ = false;
   bool handshake_done_ = false;
+  std::optional<tls::HandshakeFailure> tls_failure_; // why the client's handshake failed
   const runtime::Server* server_choice_ = nullptr;
   runtime::ServerStats* counted_ = nullptr; // the server whose active count we raised
   static constexpr size_t kMaxTries = 11;   // retries <= 10 (config/)

@@ -42,7 +42,4 @@ inline std::string_view pullup(evbuffer* buffer, size_t limit) {
   return {bytes, length};
 }
 
-/// Escapes `text` for a JSON string (the access log): quotes, backslashes, control characters.
-std::string jsonEscape(std::string_view text);
-
 } // namespace corral::proxy

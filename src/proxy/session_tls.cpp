@@ -15,6 +15,7 @@
 #include <openssl/ssl.h>
 
 #include "corral/core/log.h"
+#include "access_log.h"
 #include "session.h"
 #include "session_internal.h"
 #include "worker.h"
@@ -80,6 +81,7 @@ void Session::onClientHandshake(short events) {
 // Scanners and stray plain-HTTP clients fail handshakes all day: counted by reason, logged at
 // debug level only.
 void Session::countHandshakeFailure(tls::HandshakeFailure failure) {
+  tls_failure_ = failure;
   runtime::FrontendCells& cells = frontendCells();
   cells.tls_handshakes[handshakeIndex(true, false)].add();
   cells.tls_failures[static_cast<size_t>(failure)].add();
@@ -156,19 +158,22 @@ void Session::sendCloseNotify(const Peer& peer) {
   ERR_clear_error(); // a shutdown that could not be sent leaves errors nobody asks for
 }
 
-std::string Session::tlsLogFields() const {
+// The views stay valid while the session lives: the SSL object owns the version and the name.
+void Session::addTlsFields(AccessLogEntry& entry) const {
   if (frontend_.config->tls_passthrough) {
-    return passthrough_sni_.empty()
-               ? std::string()
-               : fmt::format(R"(,"sni":"{}")", jsonEscape(passthrough_sni_));
+    entry.sni = passthrough_sni_;
+    return;
+  }
+  if (tls_failure_) {
+    entry.tls_error = tls::label(*tls_failure_);
   }
   if (!handshake_done_) {
-    return {};
+    return;
   }
   const SSL* ssl = bufferevent_openssl_get_ssl(client_.bev);
   const char* sni = SSL_get_servername(ssl, TLSEXT_NAMETYPE_host_name);
-  return fmt::format(R"(,"tls_version":"{}","sni":"{}")", SSL_get_version(ssl),
-                     jsonEscape(sni != nullptr ? sni : ""));
+  entry.tls_version = SSL_get_version(ssl);
+  entry.sni = sni != nullptr ? sni : "";
 }
 
 } // namespace corral::proxy
