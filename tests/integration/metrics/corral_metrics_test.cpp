@@ -2,6 +2,8 @@
 // Prometheus scraping corral under light traffic evaluates every query of grafana/corral.json.
 
 #include <fstream>
+#include <map>
+#include <set>
 #include <sstream>
 
 #include <fmt/format.h>
@@ -72,6 +74,77 @@ std::string readFile(const std::filesystem::path& path) {
   return text.str();
 }
 
+// The label values of each metric in an exposition: {name: {label: {values}}}. A sample line is
+// `name{a="x",b="y\"z"} 1` or `name 1`; comment lines are skipped.
+using LabelValues = std::map<std::string, std::set<std::string>>;
+std::map<std::string, LabelValues> parseExposition(const std::string& exposition) {
+  std::map<std::string, LabelValues> metrics;
+  std::istringstream lines(exposition);
+  std::string line;
+  while (std::getline(lines, line)) {
+    if (line.empty() || line[0] == '#') {
+      continue;
+    }
+    const size_t name_end = line.find_first_of("{ ");
+    LabelValues& labels = metrics[line.substr(0, name_end)];
+    size_t at = line[name_end] == '{' ? name_end + 1 : std::string::npos;
+    while (at != std::string::npos && at < line.size() && line[at] != '}') {
+      const size_t equals = line.find('=', at);
+      std::string value;
+      size_t end = equals + 2; // past ="
+      for (; end < line.size() && line[end] != '"'; ++end) {
+        end += line[end] == '\\' ? 1 : 0; // an escaped character: keep the one after
+        value.push_back(line[end]);
+      }
+      labels[line.substr(at, equals - at)].insert(value);
+      at = line[end + 1] == ',' ? end + 2 : end + 1;
+    }
+  }
+  return metrics;
+}
+
+std::set<std::string> labelNames(const LabelValues& labels) {
+  std::set<std::string> names;
+  for (const auto& [name, values] : labels) {
+    names.insert(name);
+  }
+  return names;
+}
+
+// DESIGN.md's metric list, label by label, and the process metrics that issue 8 asks for. Two
+// additions to the list: corral_tls_handshake_failures_total (the reasons behind
+// result="failure"), and the restarts' slot in `server`, not `instance` (control_metrics.cpp says
+// why). Histograms appear as their _bucket, _sum and _count series.
+const std::map<std::string, std::set<std::string>> kDesignMetrics = {
+    {"corral_frontend_connections_total", {"frontend"}},
+    {"corral_frontend_active_connections", {"frontend"}},
+    {"corral_server_connections_total", {"backend", "server"}},
+    {"corral_server_active_connections", {"backend", "server"}},
+    {"corral_server_bytes_total", {"backend", "server", "direction"}},
+    {"corral_server_up", {"backend", "server"}},
+    {"corral_server_connect_duration_seconds_bucket", {"le"}},
+    {"corral_server_connect_duration_seconds_sum", {}},
+    {"corral_server_connect_duration_seconds_count", {}},
+    {"corral_session_duration_seconds_bucket", {"le"}},
+    {"corral_session_duration_seconds_sum", {}},
+    {"corral_session_duration_seconds_count", {}},
+    {"corral_connect_failures_total", {"backend", "server"}},
+    {"corral_retries_total", {"backend"}},
+    {"corral_health_checks_total", {"backend", "server", "result"}},
+    {"corral_sticky_total", {"backend", "result"}},
+    {"corral_tls_handshakes_total", {"frontend", "result", "resumed"}},
+    {"corral_tls_handshake_failures_total", {"frontend", "reason"}},
+    {"corral_frontend_rejected_connections_total", {"frontend", "reason"}},
+    {"corral_accept_errors_total", {"reason"}},
+    {"corral_instance_restarts_total", {"backend", "server"}},
+    {"corral_config_reloads_total", {"result"}},
+    {"corral_build_info", {"version"}},
+    {"process_cpu_seconds_total", {}},
+    {"process_resident_memory_bytes", {}},
+    {"process_open_fds", {}},
+    {"process_start_time_seconds", {}},
+};
+
 TEST(CorralMetricsTest, PromtoolFindsNothingToReportInALiveScrape) {
   ASSERT_FALSE(promtoolBinary().empty()) << "promtool is not installed (Debian package prometheus)";
   RunningCorral running;
@@ -86,6 +159,42 @@ TEST(CorralMetricsTest, PromtoolFindsNothingToReportInALiveScrape) {
   const ToolResult lint = runTool({promtoolBinary(), "check", "metrics"}, scrape.body);
   EXPECT_EQ(lint.exit_code, 0);
   EXPECT_EQ(lint.output, "") << "scrape:\n" << scrape.body;
+}
+
+// Before any traffic, every metric of the design is there with exactly its labels, and the label
+// values from fixed lists (DESIGN.md) are all present: a dashboard and an alert see the series
+// before the first event.
+TEST(CorralMetricsTest, EveryDesignMetricIsExportedFromStartupWithItsLabels) {
+  RunningCorral running;
+  ASSERT_TRUE(running.corral.ready());
+  const std::string metrics = running.metricsAddress();
+  ASSERT_FALSE(metrics.empty()) << "the ready file names no \"metrics\" address";
+  const HttpResponse scrape = httpGet(metrics, "/metrics");
+  ASSERT_EQ(scrape.status, 200) << scrape.body;
+  const auto exported = parseExposition(scrape.body);
+  for (const auto& [name, labels] : kDesignMetrics) {
+    const auto found = exported.find(name);
+    if (found == exported.end()) {
+      ADD_FAILURE() << name << " is not exported";
+      continue;
+    }
+    EXPECT_EQ(labelNames(found->second), labels) << name;
+  }
+  auto values = [&](const std::string& name, const std::string& label) {
+    return exported.contains(name) && exported.at(name).contains(label)
+               ? exported.at(name).at(label)
+               : std::set<std::string>{};
+  };
+  using Set = std::set<std::string>;
+  EXPECT_EQ(values("corral_server_bytes_total", "direction"), (Set{"in", "out"}));
+  EXPECT_EQ(values("corral_sticky_total", "result"), (Set{"hit", "miss", "redispatch", "rejected"}));
+  EXPECT_EQ(values("corral_frontend_rejected_connections_total", "reason"),
+            (Set{"max_connections", "no_server", "proxy_protocol", "tls"}));
+  EXPECT_EQ(values("corral_instance_restarts_total", "server"), (Set{"demo#0", "demo#1"}));
+  EXPECT_EQ(values("corral_server_up", "server"), (Set{"s1", "s2", "demo#0", "demo#1"}));
+  EXPECT_EQ(values("corral_frontend_connections_total", "frontend"), (Set{"web", "demo"}));
+  EXPECT_TRUE(values("corral_accept_errors_total", "reason").contains("emfile"));
+  EXPECT_EQ(values("corral_tls_handshake_failures_total", "reason").size(), 8u);
 }
 
 // Every panel query is valid PromQL and finds series: a misspelt metric or label, or a metric
@@ -116,6 +225,27 @@ TEST(CorralMetricsTest, EveryDashboardQueryReturnsSeriesFromARealPrometheus) {
     EXPECT_FALSE(response["data"]["result"].empty())
         << query.panel << ": no series for " << query.expr;
   }
+}
+
+// Prometheus renames a label that clashes with a target label (`instance`, `job`) to
+// exported_NAME; a corral series stored under such a name is a label that no dashboard or alert
+// written against DESIGN.md would find.
+TEST(CorralMetricsTest, PrometheusStoresNoLabelRenamedForAClash) {
+  RunningCorral running;
+  ASSERT_TRUE(running.corral.ready());
+  ASSERT_FALSE(running.metricsAddress().empty()) << "the ready file names no \"metrics\" address";
+  const PrometheusServer prometheus(running.metricsAddress());
+  ASSERT_TRUE(prometheus.ready());
+  ASSERT_TRUE(prometheus.waitForValue(R"(count(corral_instance_restarts_total))", 2, 30s))
+      << prometheus.log();
+  const nlohmann::json labels = prometheus.get("/api/v1/labels");
+  ASSERT_EQ(labels.value("status", ""), "success") << labels.dump();
+  for (const auto& label : labels["data"]) {
+    EXPECT_FALSE(label.get<std::string>().starts_with("exported_")) << label;
+  }
+  EXPECT_TRUE(prometheus.waitForValue(
+      R"(count(corral_instance_restarts_total * on (backend, server) corral_server_up))", 2, 5s))
+      << "restarts do not join corral_server_up on (backend, server)";
 }
 
 } // namespace

@@ -49,8 +49,11 @@ std::string PrometheusServer::log() const {
 }
 
 nlohmann::json PrometheusServer::query(std::string_view promql) const {
-  const HttpResponse response =
-      httpGet(address_, "/api/v1/query?query=" + percentEncode(promql), 10s);
+  return get("/api/v1/query?query=" + percentEncode(promql));
+}
+
+nlohmann::json PrometheusServer::get(const std::string& target) const {
+  const HttpResponse response = httpGet(address_, target, 10s);
   auto parsed = nlohmann::json::parse(response.body, nullptr, /*allow_exceptions=*/false);
   if (response.status == 0 || parsed.is_discarded()) {
     return {{"status", "transport"}, {"error", response.body}};

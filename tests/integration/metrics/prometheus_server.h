@@ -32,6 +32,8 @@ public:
   /// ({"status": "success", "data": {"result": [...]}} or {"status": "error", "error": ...});
   /// a transport failure gives {"status": "transport", "error": ...}.
   nlohmann::json query(std::string_view promql) const;
+  /// GET of any API path ("/api/v1/labels"), answered the same way as query().
+  nlohmann::json get(const std::string& target) const;
 
   /// Waits until `promql` returns at least one series whose value is at least `minimum`.
   bool waitForValue(std::string_view promql, double minimum, std::chrono::milliseconds timeout) const;
