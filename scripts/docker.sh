@@ -2,7 +2,9 @@
 # Gets Docker ready for the compose cluster on a Debian 12 machine with no init system and no
 # image registry. Idempotent: every step checks first and does nothing when already done.
 #
-#   scripts/docker.sh setup       install packages, start dockerd if none answers, make the base image
+#   scripts/docker.sh setup       install packages, start dockerd if none answers, make the base image;
+#                                 exits 77 when Docker cannot run on this machine at all (no package,
+#                                 no engine), 1 when something after that fails
 #   scripts/docker.sh stop        stop the dockerd that `setup` started (and only that one)
 #   scripts/docker.sh check       exit 0 when a Docker engine answers, else say why and exit 1
 #   scripts/docker.sh run CMD...  run CMD with the environment below (e.g. run docker-compose up -d)
@@ -93,14 +95,18 @@ build_base_image() {
   local root status=0
   root=$(mktemp -d /tmp/corral-bookworm.XXXXXX)
   bootstrap_into "$root" || status=$?
-  "${sudo[@]}" rm -rf "$root"
+  "${sudo[@]}" rm -rf --one-file-system "$root"  # never into a /proc the second stage left mounted
   return $status
 }
 
+# In two stages, so that dpkg in the second runs without an fsync per file (force-unsafe-io, as in
+# Docker's own mkimage scripts): that takes the bootstrap from about 160 to about 90 s here.
 bootstrap_into() {
-  local root=$1
-  "${sudo[@]}" debootstrap --variant=minbase bookworm "$root" "$mirror" >"$state_dir/debootstrap.log" 2>&1 ||
-    { tail -n 20 "$state_dir/debootstrap.log" >&2; return 1; }
+  local root=$1 log=$state_dir/debootstrap.log
+  "${sudo[@]}" debootstrap --foreign --variant=minbase bookworm "$root" "$mirror" >"$log" 2>&1 &&
+    echo force-unsafe-io | "${sudo[@]}" tee "$root/etc/dpkg/dpkg.cfg.d/docker-apt-speedup" >/dev/null &&
+    "${sudo[@]}" chroot "$root" /debootstrap/debootstrap --second-stage >>"$log" 2>&1 ||
+    { tail -n 20 "$log" >&2; return 1; }
   slim_down "$root"
   "${sudo[@]}" tar -C "$root" -c . |
     docker import --change 'CMD ["bash"]' --change 'ENV LANG=C.UTF-8' - "$base_image" >/dev/null
@@ -108,7 +114,8 @@ bootstrap_into() {
 }
 
 # What the registry's -slim image does: full sources (with security updates), no documentation
-# installed by later apt-get calls, no package lists or .deb files left in the layers.
+# installed by later apt-get calls, no package lists or .deb files left in the layers; dpkg keeps
+# force-unsafe-io (bootstrap_into), which is safe in image builds and makes their apt-get faster.
 slim_down() {
   local root=$1
   "${sudo[@]}" tee "$root/etc/apt/sources.list" >/dev/null <<EOF
@@ -143,7 +150,10 @@ print_env() {
 main() {
   local command=${1:-setup}
   case $command in
-    setup) mkdir -p "$state_dir"; install_packages; start_engine; ensure_base_image ;;
+    setup) mkdir -p "$state_dir"
+           install_packages || { say "cannot install Docker here"; return 77; }
+           start_engine || { say "dockerd cannot run here"; return 77; }
+           ensure_base_image ;;
     stop) stop_engine ;;
     check) command -v dockerd >/dev/null || { say "docker.io is not installed"; return 1; }
            engine_answers || { say "no Docker engine answers"; return 1; } ;;

@@ -37,15 +37,11 @@ run_ctest() {
   total_failed=$((total_failed + failed))
 }
 
-# The docker-compose cluster test (label cluster) builds three images, compiling corral inside
-# Docker: on a loaded 2-core machine that alone took over 25 minutes, and its checks have not yet
-# passed end to end (issue #9). Until they have, it runs when asked: CORRAL_CLUSTER_TESTS=1.
-release_filter=()
-if [[ ${CORRAL_CLUSTER_TESTS:-0} != 1 ]]; then
-  release_filter=(-LE cluster)
-  echo "test.sh: skipping the docker-compose cluster test (run it with CORRAL_CLUSTER_TESTS=1)"
-fi
-run_ctest release "$(build_dir)" "${release_filter[@]}"
+# The release run includes the docker-compose cluster test (label cluster, tests/cluster/): it
+# starts dockerd when none answers, builds the images (corral compiled inside Docker) and brings
+# the cluster up; about 5 minutes cold on an idle 2-core machine. It is skipped (exit 77, with
+# the reason) only when Docker cannot be installed or started on the machine.
+run_ctest release "$(build_dir)"
 # Memory errors (use after free, overflows) and undefined behaviour abort the test. Leak checking
 # is off for now: the whole tree has not had a LeakSanitizer pass yet (TODO(#3): turn it on).
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=0:abort_on_error=1}
