@@ -281,6 +281,12 @@ void Session::forward(Peer& from) {
 
 // `to` has written its output down to the low watermark (or empty).
 void Session::onWritable(Peer& to) {
+  if (flushing_) {
+    if (&to == &client_ && evbuffer_get_length(bufferevent_get_output(client_.bev)) == 0) {
+      close(Termination::ServerError);
+    }
+    return;
+  }
   if (!connected_) {
     return;
   }
@@ -309,6 +315,10 @@ bool Session::passHalfClose(Peer& to) {
 }
 
 void Session::onEvent(Peer& peer, short events) {
+  if (flushing_) { // the client's output did not drain: nothing more to save
+    close(Termination::ServerError);
+    return;
+  }
   const bool is_server = &peer == &server_;
   if (is_server && !connected_) {
     onServerConnectEvent(events);
@@ -324,7 +334,24 @@ void Session::onEvent(Peer& peer, short events) {
   }
   log::proxy()->debug("[C{:x}] {} error: {}", id_, is_server ? "server" : "client",
                       evutil_socket_error_to_string(EVUTIL_SOCKET_ERROR()));
-  close(is_server ? Termination::ServerError : Termination::ClientError);
+  if (is_server) {
+    flushThenClose();
+    return;
+  }
+  close(Termination::ClientError);
+}
+
+// The server reset or failed, but what it sent before is still the client's: stop both reads and
+// the server side, and close once the client's output has drained (or the idle timer fires).
+void Session::flushThenClose() {
+  if (phase_ != Phase::Relay || evbuffer_get_length(bufferevent_get_output(client_.bev)) == 0) {
+    close(Termination::ServerError);
+    return;
+  }
+  flushing_ = true;
+  bufferevent_disable(server_.bev, EV_READ | EV_WRITE);
+  bufferevent_disable(client_.bev, EV_READ);
+  bufferevent_setwatermark(client_.bev, EV_WRITE, 0, 0); // call back only once it is empty
 }
 
 void Session::onServerConnectEvent(short events) {

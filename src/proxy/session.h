@@ -119,6 +119,7 @@ private:
   bool passHalfClose(Peer& to);
   void onEvent(Peer& peer, short events);
   void onEof(Peer& from);
+  void flushThenClose();
   void finishIfDone();
   void armIdleTimer();
   void onIdleTimer();
@@ -168,6 +169,7 @@ private:
   std::optional<size_t> sticky_target_;   // the server the client's cookie names
   ChosenBy chosen_by_ = ChosenBy::RoundRobin;
   uint64_t client_key_ = 0;               // hash of the client address, for ip_hash
+  bool flushing_ = false; // the server failed: only the client's pending output still moves
   bool closing_ = false;
 };
 

@@ -1,8 +1,16 @@
 // Servers that are down, clients that go idle, and a frontend at its connection limit: each is
 // handled for the connection concerned, promptly, and logged with the reason.
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include <gtest/gtest.h>
 
 #include <string>
+#include <thread>
+#include <vector>
 
 #include "tests/support/corral_process.h"
 #include "tests/support/dead_address.h"
@@ -134,6 +142,95 @@ backends: [{name: app, servers: [{address: "${echo}"}]}]
   TcpClient fourth(corral.listenAddress("web"));
   EXPECT_TRUE(echoes(fourth, "four"));
   EXPECT_EQ(echo.acceptedConnections(), 3); // the refused one never reached the server
+}
+
+// One connection: sends PatternStream(seed) until nothing more fits anywhere on the way to an
+// idle client (the kernel buffers, corral's queue), then resets with SO_LINGER 0.
+class FloodThenResetServer {
+public:
+  explicit FloodThenResetServer(uint64_t seed) {
+    listener_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_in local{.sin_family = AF_INET, .sin_port = 0, .sin_addr = {htonl(INADDR_LOOPBACK)}};
+    socklen_t length = sizeof(local);
+    if (::bind(listener_, reinterpret_cast<sockaddr*>(&local), sizeof(local)) != 0 ||
+        ::listen(listener_, 4) != 0 ||
+        ::getsockname(listener_, reinterpret_cast<sockaddr*>(&local), &length) != 0) {
+      throwSystemError("FloodThenResetServer: bind/listen");
+    }
+    address_ = fmt::format("127.0.0.1:{}", ntohs(local.sin_port));
+    thread_ = std::thread([this, seed] { serveOne(seed); });
+  }
+  ~FloodThenResetServer() {
+    ::shutdown(listener_, SHUT_RDWR); // wakes accept() if nobody came
+    thread_.join();
+    ::close(listener_);
+  }
+  const std::string& address() const { return address_; }
+  bool resetSent() const { return reset_sent_.load(); }
+
+private:
+  void serveOne(uint64_t seed) {
+    const int fd = ::accept4(listener_, nullptr, nullptr, SOCK_CLOEXEC | SOCK_NONBLOCK);
+    if (fd < 0) {
+      return;
+    }
+    PatternStream pattern(seed);
+    std::vector<char> chunk(64 * 1024);
+    pattern.fill(chunk);
+    size_t offset = 0;
+    // Full once no byte has gone out for 300 ms; bounded by the deadline whatever happens.
+    auto last_progress = Clock::now();
+    const auto deadline = Clock::now() + 15s;
+    while (Clock::now() - last_progress < 300ms && Clock::now() < deadline) {
+      const ssize_t n = ::send(fd, chunk.data() + offset, chunk.size() - offset, MSG_NOSIGNAL);
+      if (n > 0) {
+        offset += static_cast<size_t>(n);
+        last_progress = Clock::now();
+      } else if (n < 0 && errno != EAGAIN) {
+        break;
+      }
+      if (offset == chunk.size()) {
+        pattern.fill(chunk);
+        offset = 0;
+      } else if (n <= 0) {
+        pollfd writable{.fd = fd, .events = POLLOUT};
+        ::poll(&writable, 1, 50);
+      }
+    }
+    const linger abort{.l_onoff = 1, .l_linger = 0};
+    ::setsockopt(fd, SOL_SOCKET, SO_LINGER, &abort, sizeof(abort));
+    ::close(fd);
+    reset_sent_ = true;
+  }
+
+  int listener_ = -1;
+  std::string address_;
+  std::thread thread_;
+  std::atomic<bool> reset_sent_{false};
+};
+
+// The server resets while corral holds a full queue for a client that has not read yet: corral
+// still owes the client every byte it took from the server, and closes only after them (HAProxy
+// forwards them too). Before the fix corral dropped its queue when it read the reset.
+TEST(ServerResetTest, BytesReadFromTheServerBeforeItsResetStillReachTheClient) {
+  FloodThenResetServer server(7);
+  CorralProcess corral(R"(
+workers: 1
+frontends: [{name: web, listen: "127.0.0.1:0", backend: app}]
+backends: [{name: app, servers: [{address: "${server}", name: resetter}]}]
+)",
+                       {{"server", server.address()}});
+  ASSERT_TRUE(corral.ready());
+  TcpClient client(corral.listenAddress("web"));
+  ASSERT_TRUE(pollUntil([&] { return server.resetSent(); }, 20s, 10ms));
+  const Digest received = client.readDigest(15s);
+  EXPECT_NE(client.closure(), Closure::Open);
+  const auto log = corral.waitForAccessLog(1, 5s);
+  ASSERT_EQ(log.size(), 1u);
+  const uint64_t from_server = log[0].value("bytes_out", uint64_t{0});
+  EXPECT_GT(from_server, 256u * 1024) << "corral's queue was not full: the test proves nothing";
+  EXPECT_EQ(received, patternDigest(7, from_server)) << log[0];
+  EXPECT_EQ(terminationOf(log[0]), "server_error") << log[0];
 }
 
 } // namespace

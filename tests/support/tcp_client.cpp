@@ -34,8 +34,12 @@ std::ostream& operator<<(std::ostream& out, Closure closure) {
   return out;
 }
 
-TcpClient::TcpClient(std::string_view address, std::chrono::milliseconds connect_timeout) {
-  connectTo(address, connect_timeout);
+TcpClient::TcpClient(std::string_view address, std::chrono::milliseconds connect_timeout)
+    : TcpClient(address, connect_timeout, 0) {}
+
+TcpClient::TcpClient(std::string_view address, std::chrono::milliseconds connect_timeout,
+                     int receive_buffer) {
+  connectTo(address, connect_timeout, receive_buffer);
   if (!error_.empty() && fd_ >= 0) {
     ::close(fd_);
     fd_ = -1;
@@ -52,7 +56,8 @@ TcpClient::~TcpClient() {
   }
 }
 
-void TcpClient::connectTo(std::string_view address, std::chrono::milliseconds timeout) {
+void TcpClient::connectTo(std::string_view address, std::chrono::milliseconds timeout,
+                          int receive_buffer) {
   auto target = SocketAddress::parse(address);
   if (!target) {
     error_ = fmt::format("bad address \"{}\": {}", address, target.error().message);
@@ -61,6 +66,9 @@ void TcpClient::connectTo(std::string_view address, std::chrono::milliseconds ti
   fd_ = ::socket(target->family(), SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   if (fd_ < 0) {
     throwSystemError("TcpClient: socket");
+  }
+  if (receive_buffer > 0) {
+    ::setsockopt(fd_, SOL_SOCKET, SO_RCVBUF, &receive_buffer, sizeof(receive_buffer));
   }
   if (::connect(fd_, target->get(), target->length()) != 0 && errno != EINPROGRESS) {
     refused_ = errno == ECONNREFUSED;

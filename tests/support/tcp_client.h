@@ -23,6 +23,9 @@ class TcpClient {
 public:
   /// Connects to "127.0.0.1:PORT"; on failure connected() is false and error() says why.
   explicit TcpClient(std::string_view address, std::chrono::milliseconds connect_timeout = 2s);
+  /// Also sets SO_RCVBUF before connecting: a small window keeps what the client has not read
+  /// queued in the proxy rather than in the kernel.
+  TcpClient(std::string_view address, std::chrono::milliseconds connect_timeout, int receive_buffer);
   ~TcpClient();
   TcpClient(TcpClient&& other) noexcept;
   TcpClient& operator=(TcpClient&&) = delete;
@@ -58,7 +61,7 @@ private:
   // Reads once into received_ (or returns false at EOF, reset or error).
   bool receiveOnce();
   Wait waitFor(short events, std::chrono::steady_clock::time_point deadline, short& revents);
-  void connectTo(std::string_view address, std::chrono::milliseconds timeout);
+  void connectTo(std::string_view address, std::chrono::milliseconds timeout, int receive_buffer);
   bool writeUntil(std::string_view data, std::chrono::steady_clock::time_point deadline);
 
   int fd_ = -1;
