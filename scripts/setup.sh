@@ -13,6 +13,7 @@ packages=(
   prometheus            # promtool and a real Prometheus for the metrics tests
   testssl.sh            # TLS configuration audit of a terminating frontend
   systemd               # systemd-analyze verify of deploy/corral.service
+  docker.io docker-compose debootstrap iptables   # the docker-compose cluster test (scripts/docker.sh)
 )
 
 missing=()
