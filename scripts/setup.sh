@@ -9,7 +9,6 @@ packages=(
   libgtest-dev libgmock-dev libbenchmark-dev
   libcli11-dev libfmt-dev libspdlog-dev nlohmann-json3-dev libhttp-parser-dev libsystemd-dev
   curl wrk haproxy openssl ca-certificates python3
-  clang libclang-rt-dev # libFuzzer targets in tests/fuzz
   prometheus            # promtool and a real Prometheus for the metrics tests
   testssl.sh            # TLS configuration audit of a terminating frontend
   systemd               # systemd-analyze verify of deploy/corral.service

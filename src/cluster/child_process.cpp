@@ -157,9 +157,9 @@ void closeFd(int& fd) {
   }
 }
 
-std::string errorText(int error) { return std::error_code(error, std::generic_category()).message(); }
-
 } // namespace
+
+std::string errorText(int error) { return std::error_code(error, std::generic_category()).message(); }
 
 /// One output pipe: its read end, the event that reads it, and the line splitter.
 struct ChildProcess::Pipe {

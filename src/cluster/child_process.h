@@ -23,6 +23,9 @@
 
 namespace corral::cluster {
 
+/// strerror(), thread-safe: for the errno values that fork/exec/pipe report.
+std::string errorText(int error);
+
 struct SpawnRequest {
   std::string name;                 // "app#0", for log lines
   std::vector<std::string> command; // program and arguments; a bare name is looked up in PATH

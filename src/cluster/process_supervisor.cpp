@@ -20,8 +20,6 @@ uint32_t instanceCount(const config::SpawnConfig& spawn) {
   return std::max(1u, std::thread::hardware_concurrency()); // 0 when it cannot tell
 }
 
-std::string errorText(int error) { return std::error_code(error, std::generic_category()).message(); }
-
 } // namespace
 
 std::string_view toString(InstanceState state) {

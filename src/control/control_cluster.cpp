@@ -10,7 +10,7 @@
 namespace corral::control {
 namespace {
 
-constexpr std::chrono::milliseconds kDrainPoll{100};
+constexpr std::chrono::milliseconds kRollDrainPoll{100};
 
 // Polls an old instance's active sessions until none is left (or the supervisor's stop_timeout
 // makes it give up on its own). Frees itself.
@@ -104,7 +104,7 @@ void ControlPlane::drainOld(const std::string& backend, uint32_t slot,
   }
   auto* watch = new DrainWatch{.timer = nullptr, .stats = old_stats, .drained = std::move(drained)};
   watch->timer = event_new(base_, -1, EV_PERSIST, DrainWatch::onTick, watch);
-  const timeval interval{0, static_cast<suseconds_t>(kDrainPoll.count() * 1000)};
+  const timeval interval{0, static_cast<suseconds_t>(kRollDrainPoll.count() * 1000)};
   event_add(watch->timer, &interval);
 }
 

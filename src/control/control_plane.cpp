@@ -13,7 +13,7 @@
 namespace corral::control {
 namespace {
 
-constexpr timeval kDrainPoll{0, 50 * 1000};
+constexpr timeval kShutdownDrainPoll{0, 50 * 1000};
 constexpr timeval kSlowStartTick{1, 0}; // Maglev tables follow slow-start ramps once a second
 
 } // namespace
@@ -191,7 +191,7 @@ void ControlPlane::shutdown(std::function<void()> done) {
     event_del(plane->drain_poll_);
     plane->stopSupervisors([plane] { plane->on_drained_(); });
   }, this);
-  event_add(drain_poll_, &kDrainPoll);
+  event_add(drain_poll_, &kShutdownDrainPoll);
 }
 
 nlohmann::json ControlPlane::readyInfo() const {

@@ -8,16 +8,13 @@
 
 #include "corral/core/log.h"
 #include "session.h"
+#include "session_internal.h"
 
 namespace corral::proxy {
 namespace {
 
 constexpr timeval kAcceptBackoff{0, 100 * 1000}; // after EMFILE: let sessions close some fds
 constexpr timeval kLogFlushInterval{0, 50 * 1000};
-
-timeval toTimeval(std::chrono::milliseconds ms) {
-  return {static_cast<time_t>(ms.count() / 1000), static_cast<suseconds_t>(ms.count() % 1000 * 1000)};
-}
 
 std::unique_ptr<balance::Balancer> makeBalancer(const runtime::Backend& backend) {
   switch (backend.placement()) {

@@ -316,17 +316,12 @@ def build_images(cluster):
     with ThreadPoolExecutor(2) as pool:
         compile_job = pool.submit(timed, "keys")
         packages_job = pool.submit(timed, "--parallel", "redis", "prometheus", "sessions-memory")
-        (compiled, output), (packaged, _) = compile_job.result(), packages_job.result()
+        (compiled, _), (packaged, _) = compile_job.result(), packages_job.result()
     started = time.monotonic()
     cluster.compose("build", timeout=BUILD_TIMEOUT)
     print(f"cluster: corral and demo-backend images {compiled:.0f} s; redis, prometheus and session-app "
           f"images alongside {packaged:.0f} s; the rest from the cache {time.monotonic() - started:.0f} s",
           flush=True)
-    # The Dockerfile's fallback says so in a line of its own (the RUN line docker echoes holds it too).
-    if any(line.startswith("corral: UNITY BUILD FAILED") for line in output.splitlines()):
-        print("WARNING: deploy/Dockerfile's unity build failed and it compiled file by file, which takes about "
-              "three times as long; see deploy/unity_build.cmake:", flush=True)
-        print("\n".join(line for line in output.splitlines() if "error:" in line)[:3000], flush=True)
 
 
 def bring_up(cluster):

@@ -69,10 +69,6 @@ json onlyLine(const CorralProcess& corral) {
   return log.empty() ? json::object() : log[0];
 }
 
-bool echoes(TcpClient& client, const std::string& text) {
-  return client.writeAll(text) && client.readExactly(text.size(), 5s) == text;
-}
-
 constexpr const char* kEchoConfig = R"(
 workers: 1
 frontends: [{name: web, listen: "127.0.0.1:0", backend: app, client_timeout: ${client_timeout}}]

@@ -19,10 +19,6 @@ frontends: [{name: web, listen: "127.0.0.1:0", backend: app, drain_timeout: ${dr
 backends: [{name: app, servers: [{address: "${echo}"}]}]
 )";
 
-bool echoes(TcpClient& client, const std::string& text) {
-  return client.writeAll(text) && client.readExactly(text.size(), 5s) == text;
-}
-
 // New connections are refused once corral has closed its listeners: one per worker with
 // SO_REUSEPORT, each probe hashed to one of them, hence several refusals in a row. A probe that
 // still gets in is closed at once, which ends its session without holding up the drain.

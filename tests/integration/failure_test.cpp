@@ -23,11 +23,6 @@ namespace {
 
 std::string terminationOf(const nlohmann::json& line) { return line.value("termination", ""); }
 
-// Echoes `text` through the client; true when it comes back.
-bool echoes(TcpClient& client, const std::string& text) {
-  return client.writeAll(text) && client.readExactly(text.size(), 5s) == text;
-}
-
 // Round robin would send every other connection to the refusing server; the retry moves each of
 // those to the live one.
 TEST(RetryTest, ConnectionsSkipARefusingServer) {

@@ -14,18 +14,12 @@
 #include <gtest/gtest.h>
 
 #include "tests/support/fake_backend.h"
+#include "tests/support/files.h"
 #include "tests/support/process_info.h"
 #include "tests/support/wait.h"
 
 namespace corral::test {
 namespace {
-
-std::string readFile(const std::filesystem::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::ostringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
 
 void writeFile(const std::filesystem::path& path, std::string_view text) {
   std::ofstream out(path, std::ios::binary | std::ios::trunc);

@@ -17,7 +17,7 @@
 namespace corral::test {
 namespace {
 
-constexpr size_t kChunk = 64 * 1024;
+constexpr size_t kReadChunk = 64 * 1024;
 
 std::string describeErrno(std::string_view what, int error) {
   return fmt::format("{}: {}", what, std::generic_category().message(error));
@@ -108,7 +108,7 @@ TcpClient::Wait TcpClient::waitFor(short events, Clock::time_point deadline, sho
 }
 
 bool TcpClient::receiveOnce() {
-  std::array<char, kChunk> buffer;
+  std::array<char, kReadChunk> buffer;
   ssize_t n = ::recv(fd_, buffer.data(), buffer.size(), 0);
   if (n > 0) {
     received_.append(buffer.data(), static_cast<size_t>(n));
@@ -152,9 +152,9 @@ bool TcpClient::writeAll(std::string_view data, std::chrono::milliseconds timeou
 bool TcpClient::writePattern(uint64_t seed, uint64_t size, std::chrono::milliseconds timeout) {
   const auto deadline = Clock::now() + timeout;
   PatternStream pattern(seed);
-  std::vector<char> chunk(kChunk);
+  std::vector<char> chunk(kReadChunk);
   for (uint64_t written = 0; written < size; written += chunk.size()) {
-    chunk.resize(std::min<uint64_t>(kChunk, size - written));
+    chunk.resize(std::min<uint64_t>(kReadChunk, size - written));
     pattern.fill(chunk);
     if (fd_ < 0 || !writeUntil(std::string_view(chunk.data(), chunk.size()), deadline)) {
       return false;
@@ -219,6 +219,10 @@ Digest TcpClient::readDigest(std::chrono::milliseconds timeout, uint64_t limit, 
     }
     receiveOnce();
   }
+}
+
+bool echoes(TcpClient& client, std::string_view text) {
+  return client.writeAll(text) && client.readExactly(text.size(), 5s) == text;
 }
 
 } // namespace corral::test

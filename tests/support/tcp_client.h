@@ -71,4 +71,7 @@ private:
   Closure closure_ = Closure::Open;
 };
 
+/// Writes `text` and reads it back from an echoing peer within 5 s; true when it came back whole.
+bool echoes(TcpClient& client, std::string_view text);
+
 } // namespace corral::test

@@ -13,16 +13,10 @@
 
 #include "tests/support/corral_process.h"
 #include "tests/support/wait.h"
+#include "tests/support/files.h"
 
 namespace corral::test {
 namespace {
-
-std::string readFile(const std::filesystem::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::ostringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
 
 // Between fork and exec only async-signal-safe calls: the test process has other threads.
 pid_t startChild(const std::vector<std::string>& args, const std::string& out,

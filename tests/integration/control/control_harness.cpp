@@ -17,18 +17,12 @@
 
 #include "tests/support/tcp_client.h"
 #include "tests/support/wait.h"
+#include "tests/support/files.h"
 
 namespace corral::test {
 namespace {
 
 using nlohmann::json;
-
-std::string readFile(const std::filesystem::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::ostringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
 
 // "HTTP/1.1 401 Unauthorized" -> 401; 0 when the line is not a status line.
 int statusCodeOf(std::string_view head) {

@@ -35,10 +35,6 @@ backends:
     servers: [{address: "${s1}", name: s1}, {address: "${s2}", name: s2}]
 )";
 
-bool echoes(TcpClient& client, const std::string& text) {
-  return client.writeAll(text) && client.readExactly(text.size(), 5s) == text;
-}
-
 // Opens `count` echo sessions one after another, each checked and closed.
 void openSessions(const std::string& frontend, int count) {
   for (int i = 0; i < count; ++i) {

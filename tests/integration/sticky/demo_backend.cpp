@@ -8,16 +8,10 @@
 #include <gtest/gtest.h>
 
 #include "tests/support/wait.h"
+#include "tests/support/files.h"
 
 namespace corral::test {
 namespace {
-
-std::string readFile(const std::filesystem::path& path) {
-  std::ifstream in(path);
-  std::ostringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
 
 // The demo backend prints "NAME (pid P) listening on 127.0.0.1:PORT\n" once it is bound.
 std::string listeningAddress(const std::string& stderr_text) {

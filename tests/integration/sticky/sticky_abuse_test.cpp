@@ -40,10 +40,6 @@ std::string payload(std::string_view prefix, size_t size, uint64_t seed) {
   return std::string(prefix) + bytes;
 }
 
-bool echoes(TcpClient& client, const std::string& text) {
-  return client.writeAll(text) && client.readExactly(text.size(), 3s) == text;
-}
-
 class StickyEchoTest : public ::testing::Test {
 protected:
   std::unique_ptr<CorralProcess> startCorral(std::string_view header_timeout) {

@@ -21,6 +21,7 @@
 #include "spawned_process.h"
 #include "tests/support/corral_process.h"
 #include "tests/support/wait.h"
+#include "tests/support/files.h"
 
 namespace corral::test {
 namespace {
@@ -35,13 +36,6 @@ backends:
     servers: [{address: "${s0}", name: s0}, {address: "${s1}", name: s1},
               {address: "${s2}", name: s2}, {address: "${s3}", name: s3}]
 )";
-
-std::string readFile(const std::filesystem::path& path) {
-  std::ifstream in(path);
-  std::ostringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
 
 std::vector<std::string> lines(const std::string& text) {
   std::vector<std::string> result;

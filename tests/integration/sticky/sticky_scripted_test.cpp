@@ -18,7 +18,7 @@
 namespace corral::test {
 namespace {
 
-constexpr std::string_view kStickyConfig = R"(
+constexpr std::string_view kScriptedStickyConfig = R"(
 workers: ${workers}
 frontends: [{name: web, listen: "127.0.0.1:0", backend: app}]
 backends:
@@ -73,7 +73,7 @@ protected:
     auto substitutions = addressesOf(backends());
     substitutions["workers"] = std::to_string(workers);
     substitutions["secret"] = secret;
-    return std::make_unique<CorralProcess>(kStickyConfig, substitutions);
+    return std::make_unique<CorralProcess>(kScriptedStickyConfig, substitutions);
   }
   // Clients that each made one request, so each holds a cookie; round robin spreads them.
   std::vector<StickyClient> clientsWithCookies(const CorralProcess& corral, int count) {

@@ -9,14 +9,14 @@
 namespace corral::balance {
 namespace {
 
-constexpr uint32_t kTableSize = 1009; // prime, > 100 x 10 servers; small keeps the tests fast
+constexpr uint32_t kSmallTableSize = 1009; // prime, > 100 x 10 servers; small keeps the tests fast
 
 std::shared_ptr<const MaglevTable> tableOf(std::vector<uint32_t> weights) {
   std::vector<MaglevServer> servers;
   for (size_t i = 0; i < weights.size(); ++i) {
     servers.push_back({.name = "s" + std::to_string(i), .weight = weights[i]});
   }
-  return MaglevTable::create(servers, kTableSize).value();
+  return MaglevTable::create(servers, kSmallTableSize).value();
 }
 
 std::shared_ptr<const MaglevTable> tenEqualServers() {
@@ -27,7 +27,7 @@ TEST(IpHashTest, PicksTheTableServerWhenItIsEligible) {
   const auto table = tenEqualServers();
   auto balancer = makeIpHash(table);
   const std::vector<Candidate> servers(10);
-  for (uint64_t key = 0; key < kTableSize; ++key) {
+  for (uint64_t key = 0; key < kSmallTableSize; ++key) {
     ASSERT_EQ(balancer->pick(servers, key), table->lookup(key)) << key;
   }
 }
@@ -41,7 +41,7 @@ TEST(IpHashTest, AnIneligibleServersClientsSpreadAndNoOtherClientMoves) {
   servers[3].eligible = false;
   std::map<size_t, int> took_over;
   int displaced = 0;
-  for (uint64_t key = 0; key < kTableSize; ++key) {
+  for (uint64_t key = 0; key < kSmallTableSize; ++key) {
     const size_t home = table->lookup(key).value();
     const size_t pick = balancer->pick(servers, key).value();
     if (home == 3) {
@@ -88,7 +88,7 @@ TEST(IpHashTest, FindsTheOnlyEligibleServer) {
   auto balancer = makeIpHash(tableOf({1, 1, 1, 1, 1, 1, 1, 1, 1, 1}));
   std::vector<Candidate> servers(10, Candidate{.eligible = false});
   servers[6].eligible = true;
-  for (uint64_t key = 0; key < kTableSize; ++key) {
+  for (uint64_t key = 0; key < kSmallTableSize; ++key) {
     ASSERT_EQ(balancer->pick(servers, key), 6U) << key;
   }
 }

@@ -3,17 +3,10 @@
 #include <string>
 
 #include <gtest/gtest.h>
+#include "hex.h"
 
 namespace corral::protocol {
 namespace {
-
-std::string fromHex(std::string_view hex) {
-  std::string bytes;
-  for (size_t i = 0; i + 1 < hex.size(); i += 2) {
-    bytes.push_back(static_cast<char>(std::stoi(std::string(hex.substr(i, 2)), nullptr, 16)));
-  }
-  return bytes;
-}
 
 SocketAddress address(std::string_view text) { return SocketAddress::parse(text).value(); }
 
