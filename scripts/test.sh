@@ -42,9 +42,9 @@ run_ctest() {
 # the cluster up; about 5 minutes cold on an idle 2-core machine. It is skipped (exit 77, with
 # the reason) only when Docker cannot be installed or started on the machine.
 run_ctest release "$(build_dir)"
-# Memory errors (use after free, overflows) and undefined behaviour abort the test. Leak checking
-# is off for now: the whole tree has not had a LeakSanitizer pass yet (TODO(#3): turn it on).
-export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=0:abort_on_error=1}
+# Memory errors (use after free, overflows), leaks and undefined behaviour fail the test; the
+# corral processes that the integration tests start inherit these options too.
+export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1}
 run_ctest sanitize "$(build_dir "${CORRAL_ASAN_BUILD_DIR:-build-asan}")" -LE 'bench|cluster'
 

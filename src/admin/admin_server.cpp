@@ -31,6 +31,10 @@ constexpr ev_ssize_t kMaxHeadersSize = 16 * 1024;
 // An idle or stalled admin connection is closed after this long (not `logs --follow`).
 constexpr int kIdleTimeoutSeconds = 30;
 
+} // namespace
+
+// Outside the anonymous namespace because AdminServer::Impl's routes hold them (GCC warns about a
+// named class with members of internal-linkage types once a unity build merges the files).
 enum class Method { Get, Post };
 
 // One parsed request, as the handlers see it.
@@ -39,6 +43,8 @@ struct Call {
   std::vector<std::string> captures; // the path segments that matched "*", decoded
   std::map<std::string, std::string> query;
 };
+
+namespace {
 
 std::optional<Method> methodOf(evhttp_request* request) {
   switch (evhttp_request_get_command(request)) {
