@@ -26,7 +26,10 @@ void appendTime(std::string& out, std::chrono::system_clock::time_point time) {
                  (ms - seconds).count());
 }
 
-// Escapes straight into the line: no temporary string per field on the worker thread.
+// Escapes straight into the line (no temporary string per field on the worker thread): quotes,
+// backslashes, control characters, and every byte of 0x7f and above as \u00XX. Host names are
+// ASCII (RFC 6066 §3), but a client may send any bytes as SNI: escaping them byte by byte keeps
+// every line valid JSON (never invalid UTF-8).
 void appendEscaped(std::string& out, std::string_view text) {
   for (const char c : text) {
     const auto byte = static_cast<unsigned char>(c);
@@ -56,13 +59,6 @@ void appendOptional(std::string& out, std::string_view key, std::string_view val
 }
 
 } // namespace
-
-std::string jsonEscape(std::string_view text) {
-  std::string out;
-  out.reserve(text.size());
-  appendEscaped(out, text);
-  return out;
-}
 
 std::string formatAccessLogLine(const AccessLogEntry& entry) {
   std::string out;

@@ -45,10 +45,6 @@ struct AccessLogEntry {
 ///  "connect_ms":0.231,"duration_ms":15.112,"termination":"server_closed"}
 std::string formatAccessLogLine(const AccessLogEntry& entry);
 
-/// Escapes `text` for a JSON string: quotes, backslashes, control characters, and every byte of
-/// 0x7f and above as \u00XX. Host names are ASCII (RFC 6066 §3), but a client may send any bytes
-/// as SNI: escaping them byte by byte keeps every line valid JSON (never invalid UTF-8).
-std::string jsonEscape(std::string_view text);
 
 class AccessLog {
 public:

@@ -26,17 +26,6 @@
 namespace corral::test {
 namespace {
 
-constexpr std::string_view kStickyConfig = R"(
-workers: ${workers}
-frontends: [{name: web, listen: "127.0.0.1:0", backend: app}]
-backends:
-  - name: app
-    balance: sticky_cookie
-    sticky_cookie: {fallback: round_robin, max_age: 1h, secret_file: "${secret}"}
-    servers: [{address: "${s0}", name: s0}, {address: "${s1}", name: s1},
-              {address: "${s2}", name: s2}, {address: "${s3}", name: s3}]
-)";
-
 std::vector<std::string> lines(const std::string& text) {
   std::vector<std::string> result;
   std::istringstream in(text);

@@ -18,17 +18,6 @@
 namespace corral::test {
 namespace {
 
-constexpr std::string_view kScriptedStickyConfig = R"(
-workers: ${workers}
-frontends: [{name: web, listen: "127.0.0.1:0", backend: app}]
-backends:
-  - name: app
-    balance: sticky_cookie
-    sticky_cookie: {fallback: round_robin, max_age: 1h, secret_file: "${secret}"}
-    servers: [{address: "${s0}", name: s0}, {address: "${s1}", name: s1},
-              {address: "${s2}", name: s2}, {address: "${s3}", name: s3}]
-)";
-
 struct CookieParts {
   std::string server_id, expiry, mac; // "SERVER.EXPIRY.MAC", each part as sent
 };
@@ -73,7 +62,7 @@ protected:
     auto substitutions = addressesOf(backends());
     substitutions["workers"] = std::to_string(workers);
     substitutions["secret"] = secret;
-    return std::make_unique<CorralProcess>(kScriptedStickyConfig, substitutions);
+    return std::make_unique<CorralProcess>(kStickyConfig, substitutions);
   }
   // Clients that each made one request, so each holds a cookie; round robin spreads them.
   std::vector<StickyClient> clientsWithCookies(const CorralProcess& corral, int count) {

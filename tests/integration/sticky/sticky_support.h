@@ -5,6 +5,7 @@
 #include <filesystem>
 #include <map>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -14,6 +15,18 @@
 #include "tests/support/corral_process.h"
 
 namespace corral::test {
+
+/// Sticky cookie over four servers s0..s3; substitute ${workers}, ${secret} and ${s0}..${s3}.
+inline constexpr std::string_view kStickyConfig = R"(
+workers: ${workers}
+frontends: [{name: web, listen: "127.0.0.1:0", backend: app}]
+backends:
+  - name: app
+    balance: sticky_cookie
+    sticky_cookie: {fallback: round_robin, max_age: 1h, secret_file: "${secret}"}
+    servers: [{address: "${s0}", name: s0}, {address: "${s1}", name: s1},
+              {address: "${s2}", name: s2}, {address: "${s3}", name: s3}]
+)";
 
 /// Writes a fresh random 32-character key to `path` with mode 0600 (corral refuses a key file that
 /// group or others can read) and returns the path as a string.

@@ -150,7 +150,7 @@ TEST(AccessLogTest, HostileSniStaysInsideOneValidJsonString) {
   const std::string logged = line["sni"];
   EXPECT_EQ(logged.substr(0, 8), "a\"b\\c\nd\x01");
   EXPECT_EQ(line["termination"], "client_closed");
-  EXPECT_EQ(jsonEscape("\x7f\xff"), "\\u007f\\u00ff");
+  EXPECT_NE(formatAccessLogLine(entry).find(R"(\u0001\u007f\u00ff\u00c3")"), std::string::npos);
 }
 
 // The "Z" promises UTC. fmt 9 formats a time_point in local time, so pin the behaviour under a
