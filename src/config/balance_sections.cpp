@@ -9,8 +9,8 @@ namespace corral::config {
 namespace {
 
 constexpr uint64_t kMinHeaderSize = 1024; // a request line with a few headers
-constexpr uint64_t kMaxHeaderSize = uint64_t{1}
-                                    << 20; // per connection, held until a server is picked
+// The head is read into one relay buffer (64 KiB, proxy/pools.h), held until a server is picked.
+constexpr uint64_t kMaxHeaderSize = 64 * 1024;
 constexpr uint32_t kMinTableSize = 101;
 constexpr uint32_t kMaxTableSize = 16'777'213; // the largest prime below 2^24
 

@@ -13,6 +13,12 @@ constexpr std::array<Choice<std::string_view>, 2> kTlsVersions{{
     {"TLSv1.3", "TLSv1.3"},
 }};
 
+constexpr std::array<Choice<Splice>, 3> kSpliceChoices{{
+    {"auto", Splice::Auto},
+    {"on", Splice::On},
+    {"off", Splice::Off},
+}};
+
 constexpr KeyRule<CertificateConfig> kCertificateKeys[] = {
     {"cert", [](const Field& f, CertificateConfig& c) { f.readPath(c.cert); }},
     {"key", [](const Field& f, CertificateConfig& c) { f.readPath(c.key); }},
@@ -118,6 +124,7 @@ constexpr KeyRule<FrontendConfig> kFrontendKeys[] = {
     {"max_connections",
      [](const Field& f, FrontendConfig& c) { f.read(c.max_connections, 1, kMaxConnections); }},
     {"client_timeout", [](const Field& f, FrontendConfig& c) { f.read(c.client_timeout, 1ms); }},
+    {"splice", [](const Field& f, FrontendConfig& c) { f.read(c.splice, kSpliceChoices); }},
     {"drain_timeout", [](const Field& f, FrontendConfig& c) { f.read(c.drain_timeout, 0ms); }},
 };
 

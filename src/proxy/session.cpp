@@ -4,10 +4,12 @@
 #include <netinet/tcp.h>
 #include <sys/socket.h>
 
-#include <event2/buffer.h>
+#include <event2/event.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <chrono>
+#include <cstring>
 
 #include <fmt/chrono.h>
 #include <fmt/format.h>
@@ -15,6 +17,7 @@
 #include "corral/balance/client_key.h"
 #include "corral/core/log.h"
 #include "corral/core/units.h"
+#include "access_log.h"
 #include "session_internal.h"
 #include "worker.h"
 
@@ -64,9 +67,10 @@ std::string_view chosenByName(ChosenBy chosen_by) {
 Session::Session(Worker& worker, runtime::SnapshotPtr snapshot, const runtime::Frontend& frontend,
                  int client_fd, const SocketAddress& client)
     : worker_(worker), snapshot_(std::move(snapshot)), frontend_(frontend),
-      client_address_(client), client_fd_(client_fd), id_(worker.nextSessionId()) {
+      client_address_(client), id_(worker.nextSessionId()) {
+  client_.fd = client_fd;
   setNoDelay(client_fd);
-  evtimer_assign(&idle_timer_, worker_.base(), timerCallback, this);
+  evtimer_assign(&timer_, worker_.base(), timerCallback, this);
   started_ = std::chrono::steady_clock::now();
   last_activity_ms_ = nowMs();
   frontend_.stats->active.fetch_add(1, std::memory_order_relaxed);
@@ -74,15 +78,11 @@ Session::Session(Worker& worker, runtime::SnapshotPtr snapshot, const runtime::F
 }
 
 Session::~Session() {
-  event_del(&idle_timer_);
-  if (client_.bev != nullptr) {
-    bufferevent_free(client_.bev);
-  } else {
-    ::close(client_fd_); // still reading the PROXY header: no bufferevent owns it yet
-  }
-  if (server_.bev != nullptr) {
-    bufferevent_free(server_.bev);
-  }
+  event_del(&timer_);
+  client_.close();
+  server_.close();
+  discard(up_);
+  discard(down_);
   if (counted_ != nullptr) {
     counted_->active.fetch_sub(1, std::memory_order_relaxed);
   }
@@ -101,6 +101,12 @@ runtime::FrontendCells& Session::frontendCells() const {
   return frontend_.stats->cells.at(worker_.id());
 }
 
+runtime::ServerCells& Session::serverCells() const {
+  return server_choice_->stats->cells.at(worker_.id());
+}
+
+// The client's socket is registered once, here, for everything the session will wait for; a new
+// connection has often sent its first bytes already, so it starts out readable.
 void Session::start() {
   // The active count includes this session, so more than the limit means we are one too many.
   if (frontend_.stats->active.load(std::memory_order_relaxed) > frontend_.config->max_connections) {
@@ -108,8 +114,13 @@ void Session::start() {
     close(Termination::LimitReached);
     return;
   }
+  event_assign(&client_.ev, worker_.base(), client_.fd, Endpoint::kEvents, clientCallback, this);
+  event_add(&client_.ev, nullptr);
+  client_.readable = client_.writable = true;
   if (frontend_.config->accept_proxy_protocol) {
-    readProxyHeader(); // then openClient()
+    phase_ = Phase::ProxyHeader; // onProxyHeaderEvent() goes on
+    armPreambleTimer();
+    onProxyHeaderEvent();
     return;
   }
   openClient();
@@ -153,61 +164,104 @@ void Session::connectServer() {
   counted_ = server_choice_->stats.get();
   counted_->active.fetch_add(1, std::memory_order_relaxed);
   connect_started_ = std::chrono::steady_clock::now();
-
-  server_.bev = newServerBufferevent();
-  if (server_.bev == nullptr) {
-    onConnectFailed("out of memory for TLS");
-    return;
-  }
-  setUpServerBufferevent();
-  const auto& address = server_choice_->address;
-  if (bufferevent_socket_connect(server_.bev, address.get(), static_cast<int>(address.length())) <
-      0) {
-    onConnectFailed(evutil_socket_error_to_string(EVUTIL_SOCKET_ERROR()));
-  }
+  startConnect();
 }
 
-void Session::setUpServerBufferevent() {
-  bufferevent_setcb(server_.bev, readCallback, writeCallback, eventCallback, this);
-  bufferevent_set_max_single_read(server_.bev, kMaxSingleRead);
-  bufferevent_setwatermark(server_.bev, EV_WRITE, kLowWatermark, 0);
-  // During connect libevent waits for writability, so a write timeout is the connect timeout; a
-  // TLS handshake also waits for reads, so it gets both.
-  const timeval connect_timeout = toTimeval(backend_->config->connect_timeout);
-  bufferevent_set_timeouts(server_.bev, server_.tls ? &connect_timeout : nullptr, &connect_timeout);
+// The server's socket is registered once; its first write edge says the connect is done. The
+// event's timeout is the connect timeout (and the TLS handshake's), removed once connected.
+void Session::startConnect() {
+  const auto& address = server_choice_->address;
+  const int fd = ::socket(address.family(), SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (fd < 0) {
+    onLocalConnectError(errno);
+    return;
+  }
+  setNoDelay(fd);
+  server_.fd = fd;
+  event_assign(&server_.ev, worker_.base(), fd, Endpoint::kEvents, serverCallback, this);
+  if (::connect(fd, address.get(), address.length()) < 0 && errno != EINPROGRESS) {
+    onConnectFailed(std::strerror(errno));
+    return;
+  }
+  const timeval timeout = toTimeval(backend_->config->connect_timeout);
+  event_add(&server_.ev, &timeout);
+}
+
+// Out of descriptors or memory here is not the server's fault: it is neither ejected nor counted,
+// and another server would fail the same way.
+void Session::onLocalConnectError(int error) {
+  log::proxy()->debug("[C{:x}] cannot open a socket to {}/{}: {}", id_, backend_->config->name,
+                      server_choice_->name, std::strerror(error));
+  close(Termination::ConnectFailed);
+}
+
+void Session::continueConnect(short events) {
+  if (events & EV_TIMEOUT) {
+    onConnectFailed("timed out");
+    return;
+  }
+  if (!tcp_connected_) {
+    if (!(events & EV_WRITE)) {
+      return;
+    }
+    // An error is reported as readable and writable at once; a plain write edge is a success.
+    int error = 0;
+    socklen_t length = sizeof(error);
+    if ((events & EV_READ) &&
+        (getsockopt(server_.fd, SOL_SOCKET, SO_ERROR, &error, &length) != 0 || error != 0)) {
+      onConnectFailed(std::strerror(error != 0 ? error : errno));
+      return;
+    }
+    tcp_connected_ = true;
+    if (backend_->config->send_proxy_protocol != config::ProxyProtocol::Off) {
+      // A new connection's send buffer is empty, so a header of at most a few hundred bytes goes
+      // out in one call, before any relayed byte (and before a TLS handshake).
+      const std::string header = proxyHeaderBytes();
+      if (::send(server_.fd, header.data(), header.size(), MSG_NOSIGNAL) !=
+          static_cast<ssize_t>(header.size())) {
+        onConnectFailed("cannot send the PROXY header");
+        return;
+      }
+    }
+    if (server_choice_->tls == nullptr) {
+      onConnected();
+      return;
+    }
+    if (!startServerTls()) {
+      onConnectFailed("out of memory for TLS");
+      return;
+    }
+  }
+  continueServerHandshake();
 }
 
 void Session::onConnected() {
   connected_ = true;
   connect_seconds_ = secondsSince(connect_started_);
   snapshot_->worker_cells->at(worker_.id()).connect_duration.observe(connect_seconds_);
-  server_choice_->stats->cells.at(worker_.id()).connections.add();
+  runtime::ServerCells& cells = serverCells();
+  cells.connections.add();
+  cells.bytes_in.add(up_.bytes); // what the preamble read before the server was known
   server_choice_->stats->failures.store(0, std::memory_order_relaxed);
-  bufferevent_set_timeouts(server_.bev, nullptr, nullptr);
-  setNoDelay(bufferevent_getfd(server_.bev));
-  bufferevent_enable(server_.bev, EV_READ | EV_WRITE);
-  log::proxy()->debug("[C{:x}] connected to {}/{} ({}) in {:.3f} ms", id_, backend_->config->name,
-                      server_choice_->name, server_choice_->address.toString(),
-                      connect_seconds_ * 1e3);
-  if (backend_->config->send_proxy_protocol != config::ProxyProtocol::Off && !server_.tls) {
-    sendProxyHeader(); // before any relayed byte (with TLS it went out before the handshake)
+  event_remove_timer(&server_.ev);
+  if (log::proxy()->should_log(spdlog::level::debug)) {
+    log::proxy()->debug("[C{:x}] connected to {}/{} ({}) in {:.3f} ms", id_,
+                        backend_->config->name, server_choice_->name,
+                        server_choice_->address.toString(), connect_seconds_ * 1e3);
   }
-  forward(client_); // what the client sent while we were connecting
-  if (client_.read_eof) {
-    onEof(client_);
-  }
+  const bool splice_now = frontend_.config->splice == config::Splice::On;
+  up_.splice = splice_now && spliceAllowed(up_);
+  down_.splice = splice_now && spliceAllowed(down_);
+  pump();
 }
 
 void Session::onConnectFailed(std::string_view why) {
   log::proxy()->debug("[C{:x}] connect to {}/{} ({}) failed: {}", id_, backend_->config->name,
                       server_choice_->name, server_choice_->address.toString(), why);
-  server_choice_->stats->cells.at(worker_.id()).connect_failures.add();
+  serverCells().connect_failures.add();
   countPassiveFailure();
-  if (server_.bev != nullptr) {
-    bufferevent_free(server_.bev);
-    server_.bev = nullptr;
-  }
-  server_.tls = false;
+  server_.close();
+  tcp_connected_ = false;
   counted_->active.fetch_sub(1, std::memory_order_relaxed);
   counted_ = nullptr;
   if (attempts_ > backend_->config->retries || attempts_ >= kMaxTries) {
@@ -240,155 +294,46 @@ void Session::countPassiveFailure() {
                      formatDuration(passive.ejection_time), failures);
 }
 
-void Session::onReadable(Peer& from) {
+void Session::onClientEvent(short events) {
+  client_.onEdge(events);
   last_activity_ms_ = nowMs();
-  if (phase_ != Phase::Relay) {
-    onPreambleReadable();
-  } else if (connected_) {
-    forward(from);
-  }
-}
-
-// During a TLS handshake decrypted bytes can only follow the handshake: they wait in the input
-// buffer until beginBackend() looks.
-void Session::onPreambleReadable() {
-  if (phase_ == Phase::ClientHello) {
-    readClientHello();
-  } else if (phase_ == Phase::RequestHead) {
-    readRequestHead();
-  }
-}
-
-// Moves what `from` sent to the other side's output (no copy: evbuffer chains move) and stops
-// reading `from` while the other side has a full buffer; onWritable() resumes it.
-void Session::forward(Peer& from) {
-  if (insert_cookie_ && &from == &server_) {
-    forwardResponseHead();
+  switch (phase_) {
+  case Phase::ProxyHeader:
+    onProxyHeaderEvent();
     return;
-  }
-  Peer& to = other(from);
-  evbuffer* input = bufferevent_get_input(from.bev);
-  const size_t length = evbuffer_get_length(input);
-  from.bytes += length;
-  runtime::ServerCells& cells = server_choice_->stats->cells.at(worker_.id());
-  (&from == &client_ ? cells.bytes_in : cells.bytes_out).add(length);
-  evbuffer* output = bufferevent_get_output(to.bev);
-  evbuffer_add_buffer(output, input);
-  if (evbuffer_get_length(output) >= kHighWatermark) {
-    bufferevent_disable(from.bev, EV_READ);
-  }
-}
-
-// `to` has written its output down to the low watermark (or empty).
-void Session::onWritable(Peer& to) {
-  if (flushing_) {
-    if (&to == &client_ && evbuffer_get_length(bufferevent_get_output(client_.bev)) == 0) {
-      close(Termination::ServerError);
+  case Phase::Handshake:
+    continueClientHandshake();
+    return;
+  case Phase::ClientHello:
+    if (readPreamble()) {
+      readClientHello();
+    }
+    return;
+  case Phase::RequestHead:
+    if (readPreamble()) {
+      readRequestHead();
+    }
+    return;
+  case Phase::Relay:
+    if (connected_) {
+      pump(); // before that the client's bytes wait in its socket: the edge is remembered
     }
     return;
   }
+}
+
+void Session::onServerEvent(short events) {
+  server_.onEdge(events);
   if (!connected_) {
+    continueConnect(events);
     return;
   }
-  Peer& from = other(to);
-  if (!from.read_eof && !(bufferevent_get_enabled(from.bev) & EV_READ)) {
-    bufferevent_enable(from.bev, EV_READ);
-  }
-  if (passHalfClose(to)) {
-    finishIfDone();
-  }
-}
-
-// Once the side opposite `to` has stopped sending and everything it sent is written to `to`,
-// stop sending to `to` as well. Returns whether it did so just now.
-bool Session::passHalfClose(Peer& to) {
-  const Peer& from = other(to);
-  if (!from.read_eof || to.write_shut || evbuffer_get_length(bufferevent_get_output(to.bev)) > 0) {
-    return false;
-  }
-  if (to.tls) {
-    sendCloseNotify(to); // TLS 1.3 §6.1: close_notify closes only our direction, like a FIN
-  }
-  ::shutdown(bufferevent_getfd(to.bev), SHUT_WR);
-  to.write_shut = true;
-  return true;
-}
-
-void Session::onEvent(Peer& peer, short events) {
-  if (flushing_) { // the client's output did not drain: nothing more to save
-    close(Termination::ServerError);
-    return;
-  }
-  const bool is_server = &peer == &server_;
-  if (is_server && !connected_) {
-    onServerConnectEvent(events);
-    return;
-  }
-  if (!is_server && phase_ == Phase::Handshake) {
-    onClientHandshake(events);
-    return;
-  }
-  if (events & BEV_EVENT_EOF) {
-    onEof(peer);
-    return;
-  }
-  log::proxy()->debug("[C{:x}] {} error: {}", id_, is_server ? "server" : "client",
-                      evutil_socket_error_to_string(EVUTIL_SOCKET_ERROR()));
-  if (is_server) {
-    flushThenClose();
-    return;
-  }
-  close(Termination::ClientError);
-}
-
-// The server reset or failed, but what it sent before is still the client's: stop both reads and
-// the server side, and close once the client's output has drained (or the idle timer fires).
-void Session::flushThenClose() {
-  if (phase_ != Phase::Relay || evbuffer_get_length(bufferevent_get_output(client_.bev)) == 0) {
-    close(Termination::ServerError);
-    return;
-  }
-  flushing_ = true;
-  bufferevent_disable(server_.bev, EV_READ | EV_WRITE);
-  bufferevent_disable(client_.bev, EV_READ);
-  bufferevent_setwatermark(client_.bev, EV_WRITE, 0, 0); // call back only once it is empty
-}
-
-void Session::onServerConnectEvent(short events) {
-  if (!(events & BEV_EVENT_CONNECTED)) {
-    onConnectFailed((events & BEV_EVENT_TIMEOUT) ? "timed out"
-                    : server_.tls ? serverTlsFailure()
-                                  : evutil_socket_error_to_string(EVUTIL_SOCKET_ERROR()));
-    return;
-  }
-  if (server_choice_->tls != nullptr && !server_.tls) {
-    upgradeServerToTls(); // TCP is up and the PROXY header sent: now the TLS handshake
-    return;
-  }
-  onConnected();
-}
-
-// A half-close: `from` will send nothing more. Pass it on once everything it sent is written.
-void Session::onEof(Peer& from) {
-  if (!client_.read_eof && !server_.read_eof) {
-    server_closed_first_ = &from == &server_;
-  }
-  from.read_eof = true;
   last_activity_ms_ = nowMs();
-  if (phase_ != Phase::Relay) { // the preamble will not grow any more: decide now
-    onPreambleReadable();
-    return;
-  }
-  if (!connected_) {
-    return; // onConnected() comes back here
-  }
-  forward(from);
-  passHalfClose(other(from));
-  finishIfDone();
+  pump();
 }
 
 void Session::finishIfDone() {
-  if (client_.read_eof && server_.read_eof && client_.write_shut && server_.write_shut) {
+  if (up_.eof && down_.eof && up_.shut && down_.shut) {
     close(server_closed_first_ ? Termination::ServerClosed : Termination::ClientClosed);
   }
 }
@@ -396,7 +341,7 @@ void Session::finishIfDone() {
 void Session::armIdleTimer() {
   const auto timeout = std::min(frontend_.config->client_timeout, backend_->config->server_timeout);
   const timeval delay = toTimeval(timeout);
-  evtimer_add(&idle_timer_, &delay);
+  evtimer_add(&timer_, &delay);
 }
 
 // Nothing moved for the shorter of client_timeout and server_timeout? Then close, blaming the side
@@ -405,6 +350,9 @@ void Session::armIdleTimer() {
 // timer on every read.
 void Session::onIdleTimer() {
   switch (phase_) {
+  case Phase::ProxyHeader:
+    rejectProxyHeader("no complete header in time");
+    return;
   case Phase::Handshake:
     countHandshakeFailure(tls::HandshakeFailure::Timeout);
     close(Termination::TlsHandshakeFailed);
@@ -415,7 +363,7 @@ void Session::onIdleTimer() {
                         phase_ == Phase::ClientHello ? "ClientHello" : "request head");
     close(Termination::ClientTimeout);
     return;
-  default:
+  case Phase::Relay:
     break;
   }
   const uint64_t now = nowMs();
@@ -425,15 +373,14 @@ void Session::onIdleTimer() {
   const uint64_t limit = std::min(client_timeout, server_timeout);
   if (idle < limit) {
     const timeval rest = toTimeval(std::chrono::milliseconds(limit - idle));
-    evtimer_add(&idle_timer_, &rest);
+    evtimer_add(&timer_, &rest);
     return;
   }
-  const bool waiting_on_client =
-      client_timeout <= server_timeout ||
-      evbuffer_get_length(bufferevent_get_output(client_.bev)) > 0;
+  const bool waiting_on_client = client_timeout <= server_timeout || pending(down_) > 0;
   close(waiting_on_client ? Termination::ClientTimeout : Termination::ServerTimeout);
 }
 
+// Callers return at once: the session is gone.
 void Session::close(Termination termination) {
   if (closing_) {
     return;
@@ -442,7 +389,7 @@ void Session::close(Termination termination) {
   if (AccessLog::Buffer* log = worker_.accessLog()) {
     log->append(accessLogLine(termination));
   }
-  delete this;
+  worker_.destroy(this);
 }
 
 std::string Session::accessLogLine(Termination termination) const {
@@ -455,8 +402,8 @@ std::string Session::accessLogLine(Termination termination) const {
       .backend = backend_ != nullptr ? std::string_view(backend_->config->name) : "",
       .server = server_choice_ != nullptr ? std::string_view(server_choice_->name) : "",
       .chosen_by = server_choice_ != nullptr ? chosenByName(chosen_by_) : "",
-      .bytes_in = client_.bytes,
-      .bytes_out = server_.bytes,
+      .bytes_in = up_.bytes,
+      .bytes_out = down_.bytes,
       .connect_seconds = connect_seconds_,
       .duration_seconds = secondsSince(started_),
       .termination = terminationName(termination)};
@@ -466,19 +413,12 @@ std::string Session::accessLogLine(Termination termination) const {
   return formatAccessLogLine(entry);
 }
 
-void Session::readCallback(bufferevent* bev, void* self) {
-  auto* session = static_cast<Session*>(self);
-  session->onReadable(session->peerOf(bev));
+void Session::clientCallback(evutil_socket_t, short events, void* self) {
+  static_cast<Session*>(self)->onClientEvent(events);
 }
 
-void Session::writeCallback(bufferevent* bev, void* self) {
-  auto* session = static_cast<Session*>(self);
-  session->onWritable(session->peerOf(bev));
-}
-
-void Session::eventCallback(bufferevent* bev, short events, void* self) {
-  auto* session = static_cast<Session*>(self);
-  session->onEvent(session->peerOf(bev), events);
+void Session::serverCallback(evutil_socket_t, short events, void* self) {
+  static_cast<Session*>(self)->onServerEvent(events);
 }
 
 void Session::timerCallback(evutil_socket_t, short, void* self) {

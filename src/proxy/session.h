@@ -1,23 +1,29 @@
 #pragma once
 // One client connection and its server connection: accept → (PROXY header) → (TLS handshake, or
 // the ClientHello of a passthrough frontend) → (first request head, cookie mode) → pick server →
-// connect with timeout (and TLS), retry elsewhere → relay both ways with watermarks → pass
-// half-closes through → close, log once.
+// connect with timeout (and TLS), retry elsewhere → relay both ways → pass half-closes through →
+// close, log once.
+//
+// The relay reads and writes in the same callback: a read is written to the other side at once,
+// and only what a short write leaves behind waits, in a pooled buffer (or, spliced, in a pooled
+// pipe). While a direction has bytes waiting its source is not read, so a session holds at most
+// one buffer or pipe per direction.
 
-#include <event2/bufferevent.h>
 #include <event2/event_struct.h>
 
 #include <array>
 #include <chrono>
 #include <cstdint>
-#include <string>
-#include <string_view>
 #include <optional>
 #include <span>
+#include <string>
+#include <string_view>
 
 #include "corral/core/address.h"
 #include "corral/runtime/snapshot.h"
 #include "corral/tls/handshake.h"
+#include "endpoint.h"
+#include "pools.h"
 
 namespace corral::proxy {
 
@@ -53,7 +59,7 @@ public:
   Session(const Session&) = delete;
   Session& operator=(const Session&) = delete;
 
-  /// Starts the pipeline; the session may close (and delete itself) before this returns.
+  /// Starts the pipeline; the session may close (and be destroyed) before this returns.
   void start();
   /// Closes now, for the drain deadline.
   void shutdown() { close(Termination::Shutdown); }
@@ -67,73 +73,86 @@ private:
   /// What the session waits for; everything before Relay is the bounded preamble.
   enum class Phase : uint8_t { ProxyHeader, Handshake, ClientHello, RequestHead, Relay };
 
-  struct Peer {
-    bufferevent* bev = nullptr;
-    bool read_eof = false;   // the peer shut down its sending side
-    bool write_shut = false; // we shut down our sending side towards it
-    bool tls = false;        // bev is an OpenSSL bufferevent
-    uint64_t bytes = 0;      // bytes read from this peer
+  /// One direction of the relay. Bytes read from its source wait in `buffer` or `pipe` only until
+  /// its destination takes them.
+  struct Flow {
+    Buffer* buffer = nullptr;
+    Pipe pipe;
+    uint32_t in_pipe = 0;
+    bool splice = false; // reads go into the pipe (both sides plain TCP, per `splice:`)
+    bool eof = false;    // the source will send nothing more
+    bool shut = false;   // we passed that on: the destination's sending side is shut
+    uint64_t bytes = 0;  // read from the source
   };
 
-  // The preamble (session_preamble.cpp): PROXY header, then the client's bufferevent, then the
+  // The preamble (session_preamble.cpp): PROXY header, then the client's TLS handshake, then the
   // ClientHello of a passthrough frontend; each step bounded in size and time.
-  void readProxyHeader();
   void onProxyHeaderEvent();
   bool takeProxyHeader();
+  void rejectProxyHeader(std::string_view why);
   void openClient();
   void routeClient();
+  bool readPreamble();
+  std::string_view preambleBytes(size_t limit) const;
   void readClientHello();
   void useBackend(size_t index);
   void beginBackend();
   void armPreambleTimer();
   std::string proxyHeaderBytes() const;
-  void sendProxyHeader();
-  // TLS (session_tls.cpp): the client's handshake, TLS to servers, close_notify on half-close.
-  void openTlsClient(int fd);
-  void onClientHandshake(short events);
+  // TLS (session_tls.cpp): the client's handshake, TLS to servers.
+  bool openTlsClient();
+  void continueClientHandshake();
   void countHandshakeFailure(tls::HandshakeFailure failure);
-  bufferevent* newServerBufferevent();
-  void setUpServerBufferevent();
-  void upgradeServerToTls();
+  bool startServerTls();
+  void continueServerHandshake();
   std::string serverTlsFailure();
-  static void sendCloseNotify(const Peer& peer);
   void addTlsFields(AccessLogEntry& entry) const;
-
-  void connectServer();
-  std::optional<size_t> pickServer();
   // Sticky cookie mode (session_http.cpp): read the first request head, route by its cookie, and
   // put a fresh Set-Cookie into the first response head when the client needs one.
   void readRequestHead();
   void routeByCookie(std::span<const std::string_view> cookie_headers);
   void placeWithoutCookie(runtime::StickyResult result);
-  void forwardResponseHead();
+  void insertCookie();
   std::string setCookieHeader() const;
-  void onServerConnectEvent(short events);
+  // Placement and connect (session.cpp).
+  void connectServer();
+  std::optional<size_t> pickServer();
+  void startConnect();
+  void continueConnect(short events);
   void onConnected();
   void onConnectFailed(std::string_view why);
+  void onLocalConnectError(int error);
   void countPassiveFailure();
-  void onReadable(Peer& from);
-  void onPreambleReadable();
-  void forward(Peer& from);
-  void onWritable(Peer& to);
-  bool passHalfClose(Peer& to);
-  void onEvent(Peer& peer, short events);
-  void onEof(Peer& from);
+  // The relay (session_relay.cpp).
+  void pump();
+  bool move(Flow& flow);
+  bool fill(Flow& flow);
+  bool flush(Flow& flow);
+  bool onIoFailure(Flow& flow, bool reading);
+  void passHalfClose(Flow& flow);
   void flushThenClose();
+  void release(Flow& flow);
+  void discard(Flow& flow);
+  bool spliceAllowed(const Flow& flow) const;
+  size_t pending(const Flow& flow) const { return flow.in_pipe + (flow.buffer ? flow.buffer->size() : 0); }
+  size_t ready(const Flow& flow) const;
+  size_t readLimit(const Flow& flow) const;
+  void account(Flow& flow, size_t bytes);
+  Endpoint& source(const Flow& flow) { return &flow == &up_ ? client_ : server_; }
+  Endpoint& destination(const Flow& flow) { return &flow == &up_ ? server_ : client_; }
+
+  void onClientEvent(short events);
+  void onServerEvent(short events);
   void finishIfDone();
   void armIdleTimer();
   void onIdleTimer();
   void close(Termination termination);
   std::string accessLogLine(Termination termination) const;
   runtime::FrontendCells& frontendCells() const;
-
-  Peer& other(Peer& peer) { return &peer == &client_ ? server_ : client_; }
-  Peer& peerOf(bufferevent* bev) { return bev == client_.bev ? client_ : server_; }
-  static void readCallback(bufferevent* bev, void* self);
-  static void writeCallback(bufferevent* bev, void* self);
-  static void eventCallback(bufferevent* bev, short events, void* self);
+  runtime::ServerCells& serverCells() const;
+  static void clientCallback(evutil_socket_t, short events, void* self);
+  static void serverCallback(evutil_socket_t, short events, void* self);
   static void timerCallback(evutil_socket_t, short, void* self);
-  static void proxyHeaderCallback(evutil_socket_t, short events, void* self);
   uint64_t nowMs() const;
 
   Worker& worker_;
@@ -143,34 +162,35 @@ private:
   size_t backend_index_ = 0;
   SocketAddress client_address_;  // the PROXY header's source, when the frontend accepts one
   std::optional<SocketAddress> proxied_destination_; // the PROXY header's destination
-  std::string proxy_header_;      // accept_proxy_protocol: the header bytes taken so far
   std::string passthrough_sni_;   // tls_passthrough: the ClientHello's server name, for the log
-  int client_fd_;
   uint64_t id_;
-  Peer client_;
-  Peer server_;
+  Endpoint client_;
+  Endpoint server_;
+  Flow up_;   // client → server
+  Flow down_; // server → client
   Phase phase_ = Phase::Relay;
-  bool connected_ = false;
+  bool tcp_connected_ = false; // the server's TCP connect completed (TLS may follow)
+  bool connected_ = false;     // ... and its TLS handshake, if any: relaying
   bool handshake_done_ = false;
+  bool server_closed_first_ = false;
+  bool insert_cookie_ = false; // a Set-Cookie goes into the first response head
+  bool flushing_ = false;      // the server failed: only what the client is owed still moves
+  bool closing_ = false;
+  ChosenBy chosen_by_ = ChosenBy::RoundRobin;
   std::optional<tls::HandshakeFailure> tls_failure_; // why the client's handshake failed
+  uint32_t cookie_scan_ = 0; // insert_cookie_: bytes of down_.buffer whose heads are done
   const runtime::Server* server_choice_ = nullptr;
   runtime::ServerStats* counted_ = nullptr; // the server whose active count we raised
   static constexpr size_t kMaxTries = 11;   // retries <= 10 (config/)
-  std::array<uint32_t, kMaxTries> tried_{};
+  std::array<uint32_t, kMaxTries> tried_{}; // indexes of the servers tried
   uint32_t attempts_ = 0;
-  event idle_timer_{}; // also watches the client's socket while the PROXY header is read
+  std::optional<size_t> sticky_target_;     // the server the client's cookie names
+  event timer_{}; // idle timeout; the preamble's deadline before that
   std::chrono::steady_clock::time_point started_;
   std::chrono::steady_clock::time_point connect_started_;
-  std::chrono::steady_clock::time_point preamble_deadline_;
   double connect_seconds_ = 0;
   uint64_t last_activity_ms_ = 0;
-  bool server_closed_first_ = false;
-  bool insert_cookie_ = false;            // a Set-Cookie goes into the first response head
-  std::optional<size_t> sticky_target_;   // the server the client's cookie names
-  ChosenBy chosen_by_ = ChosenBy::RoundRobin;
-  uint64_t client_key_ = 0;               // hash of the client address, for ip_hash
-  bool flushing_ = false; // the server failed: only the client's pending output still moves
-  bool closing_ = false;
+  uint64_t client_key_ = 0; // hash of the client address, for ip_hash
 };
 
 } // namespace corral::proxy

@@ -3,9 +3,10 @@
 // inserts a fresh Set-Cookie into the first final response head when the client needs one. After
 // that first exchange the connection is relayed as plain bytes.
 
-#include <event2/buffer.h>
+#include <event2/event.h>
 
 #include <chrono>
+#include <cstring>
 
 #include "corral/core/log.h"
 #include "corral/protocol/cookie.h"
@@ -18,9 +19,6 @@
 namespace corral::proxy {
 namespace {
 
-// A response head longer than this is relayed without a cookie rather than buffered further.
-constexpr size_t kMaxResponseHead = 64 * 1024;
-
 int64_t unixNow() {
   return std::chrono::duration_cast<std::chrono::seconds>(
              std::chrono::system_clock::now().time_since_epoch())
@@ -29,11 +27,13 @@ int64_t unixNow() {
 
 } // namespace
 
+// The head is read into the client→server buffer, which holds max_header_size at most (config/
+// bounds it by the buffer's size).
 void Session::readRequestHead() {
-  evbuffer* input = bufferevent_get_input(client_.bev);
-  const size_t max = backend_->config->sticky_cookie.max_header_size;
-  const auto head = protocol::parseRequestHead(pullup(input, max), max);
-  if (head.needsMore() && !client_.read_eof) {
+  const size_t max = std::min<size_t>(backend_->config->sticky_cookie.max_header_size,
+                                      Buffer::kCapacity);
+  const auto head = protocol::parseRequestHead(preambleBytes(max), max);
+  if (head.needsMore() && !up_.eof) {
     return; // the header timer bounds the wait
   }
   // Too long is only what the parser rejected for its length; anything else it rejected is not
@@ -44,7 +44,7 @@ void Session::readRequestHead() {
     return;
   }
   phase_ = Phase::Relay;
-  event_del(&idle_timer_);
+  event_del(&timer_);
   armIdleTimer();
   if (head.isDone()) {
     routeByCookie(head.value.cookie_headers);
@@ -102,29 +102,34 @@ std::string Session::setCookieHeader() const {
       {.name = sticky.name, .value = value, .max_age = max_age, .secure = frontend_.tls != nullptr});
 }
 
-// Passes interim (1xx) heads through and puts the Set-Cookie into the first final head. A head
-// that is not HTTP or too long is relayed as it is: the client simply gets no cookie.
-void Session::forwardResponseHead() {
-  evbuffer* input = bufferevent_get_input(server_.bev);
-  evbuffer* output = bufferevent_get_output(client_.bev);
-  runtime::ServerCells& cells = server_choice_->stats->cells.at(worker_.id());
+// Passes interim (1xx) heads through and puts the Set-Cookie into the first final head, in place
+// in the server→client buffer: the bytes before cookie_scan_ are done and may go to the client.
+// A head that is not HTTP, too long, or cut short is relayed as it is: the client simply gets no
+// cookie.
+void Session::insertCookie() {
+  Buffer& buffer = *down_.buffer;
   while (insert_cookie_) {
-    const auto head = protocol::insertSetCookie(pullup(input, kMaxResponseHead),
-                                                setCookieHeader(), kMaxResponseHead);
-    if (head.needsMore() && !server_.read_eof) {
+    char* head_start = buffer.data() + cookie_scan_;
+    const size_t unread = buffer.size() - cookie_scan_;
+    const size_t limit = Buffer::kCapacity - kCookieRoom;
+    const auto head = protocol::insertSetCookie(std::string_view(head_start, std::min(unread, limit)),
+                                                setCookieHeader(), limit);
+    if (head.needsMore() && !down_.eof && readLimit(down_) > 0) {
       return;
     }
-    if (!head.isDone()) {
+    const std::string& bytes = head.value.bytes;
+    if (!head.isDone() || bytes.size() - head.value.consumed > buffer.room()) {
       insert_cookie_ = false;
       break;
     }
-    evbuffer_add(output, head.value.bytes.data(), head.value.bytes.size());
-    evbuffer_drain(input, head.value.consumed);
-    server_.bytes += head.value.consumed;
-    cells.bytes_out.add(head.value.consumed);
+    std::memmove(head_start + bytes.size(), head_start + head.value.consumed,
+                 unread - head.value.consumed);
+    std::memcpy(head_start, bytes.data(), bytes.size());
+    buffer.commit(bytes.size() - head.value.consumed);
+    cookie_scan_ += static_cast<uint32_t>(bytes.size());
     insert_cookie_ = !head.value.final;
   }
-  forward(server_);
+  cookie_scan_ = 0;
 }
 
 } // namespace corral::proxy

@@ -1,11 +1,10 @@
 // The preamble of a session, before a server is picked: the PROXY header of an upstream balancer,
-// the client's bufferevent (TLS or plain), and the ClientHello of a tls_passthrough frontend. Each
-// step is bounded in bytes and in time, because the client has not proved anything yet.
+// the client's TLS handshake, and the ClientHello of a tls_passthrough frontend. Each step is
+// bounded in bytes and in time, because the client has not proved anything yet.
 
 #include <sys/socket.h>
 
-#include <event2/buffer.h>
-#include <event2/bufferevent.h>
+#include <event2/event.h>
 
 #include <array>
 #include <cerrno>
@@ -44,95 +43,80 @@ std::chrono::milliseconds preambleTimeout(const config::FrontendConfig& frontend
 
 void Session::armPreambleTimer() {
   const timeval timeout = toTimeval(preambleTimeout(*frontend_.config));
-  evtimer_add(&idle_timer_, &timeout);
+  evtimer_add(&timer_, &timeout);
 }
 
 // The header is read with MSG_PEEK and only its own bytes are taken off the socket, so that what
-// follows (a TLS ClientHello, the client's request) is still there for the bufferevent that the
-// session opens next, whatever kind it is.
-void Session::readProxyHeader() {
-  phase_ = Phase::ProxyHeader;
-  const auto timeout = preambleTimeout(*frontend_.config);
-  preamble_deadline_ = std::chrono::steady_clock::now() + timeout;
-  event_assign(&idle_timer_, worker_.base(), client_fd_, EV_READ, proxyHeaderCallback, this);
-  const timeval delay = toTimeval(timeout);
-  event_add(&idle_timer_, &delay);
-}
-
+// follows (a TLS ClientHello, the client's request) is still there for the next step. The
+// preamble timer bounds the whole header.
 void Session::onProxyHeaderEvent() {
   if (!takeProxyHeader()) {
-    return; // closed, or waiting for more with the deadline re-armed
+    return; // closed, or waiting for more
   }
-  event_del(&idle_timer_);
-  evtimer_assign(&idle_timer_, worker_.base(), timerCallback, this);
+  event_del(&timer_);
+  client_.readable = true; // what followed the header is still in the socket
   openClient();
 }
 
-// Returns true once the whole header has been taken; false when it needs more (the event is
-// re-armed) or when the session was closed.
+void Session::rejectProxyHeader(std::string_view why) {
+  log::proxy()->debug("[C{:x}] PROXY header from {}: {}", id_, client_address_.toString(), why);
+  frontendCells().rejected[rejectIndex(runtime::RejectReason::ProxyProtocol)].add();
+  close(Termination::BadProxyHeader);
+}
+
+// Returns true once the whole header has been taken; false when it needs more (the next edge
+// brings it) or when the session was closed. Every peek sees the header from its first byte.
 bool Session::takeProxyHeader() {
-  const auto reject = [this](std::string_view why) {
-    log::proxy()->debug("[C{:x}] PROXY header from {}: {}", id_, client_address_.toString(), why);
-    frontendCells().rejected[rejectIndex(runtime::RejectReason::ProxyProtocol)].add();
-    close(Termination::BadProxyHeader);
+  if (!client_.readable) {
     return false;
-  };
-  std::array<char, kMaxProxyHeader> peeked{};
-  const ssize_t n = ::recv(client_fd_, peeked.data(), kMaxProxyHeader - proxy_header_.size(), MSG_PEEK);
+  }
+  std::array<char, kMaxProxyHeader> peeked;
+  const ssize_t n = ::recv(client_.fd, peeked.data(), peeked.size(), MSG_PEEK);
   if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR)) {
-    return reject("connection closed before a complete header");
+    rejectProxyHeader("connection closed before a complete header");
+    return false;
   }
-  const size_t taken_before = proxy_header_.size();
-  proxy_header_.append(peeked.data(), static_cast<size_t>(std::max<ssize_t>(n, 0)));
-  const auto header = protocol::parseProxyHeader(proxy_header_);
+  if (n < 0) {
+    client_.readable = false;
+    return false;
+  }
+  const std::string_view seen(peeked.data(), static_cast<size_t>(n));
+  const auto header = protocol::parseProxyHeader(seen);
   if (header.isBad()) {
-    return reject(header.error);
-  }
-  if (header.needsMore() && proxy_header_.size() >= kMaxProxyHeader) {
-    return reject("header longer than 4096 bytes");
-  }
-  // Every byte seen so far belongs to the header (a prefix needs more; a done header says where
-  // it ends): take those bytes off the socket and leave the rest.
-  const size_t own = header.isDone() ? header.value.consumed - taken_before
-                                     : proxy_header_.size() - taken_before;
-  if (own > 0 && ::recv(client_fd_, peeked.data(), own, 0) != static_cast<ssize_t>(own)) {
-    return reject("connection failed while reading the header");
+    rejectProxyHeader(header.error);
+    return false;
   }
   if (header.needsMore()) {
-    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
-        preamble_deadline_ - std::chrono::steady_clock::now());
-    const timeval delay = toTimeval(std::max(left, std::chrono::milliseconds(0)));
-    event_add(&idle_timer_, &delay);
+    if (seen.size() >= kMaxProxyHeader) {
+      rejectProxyHeader("header longer than 4096 bytes");
+    } else {
+      client_.readable = false; // more bytes bring a new edge
+    }
+    return false;
+  }
+  // Take exactly the header's bytes off the socket and leave the rest.
+  const size_t own = header.value.consumed;
+  if (::recv(client_.fd, peeked.data(), own, 0) != static_cast<ssize_t>(own)) {
+    rejectProxyHeader("connection failed while reading the header");
     return false;
   }
   if (header.value.source) { // LOCAL and UNKNOWN keep the connection's own addresses (§2.1, §2.2)
     client_address_ = *header.value.source;
     proxied_destination_ = header.value.destination;
   }
-  std::string().swap(proxy_header_);
   return true;
 }
 
 void Session::openClient() {
   if (frontend_.tls != nullptr) {
-    openTlsClient(client_fd_);
-  } else {
-    client_.bev = bufferevent_socket_new(worker_.base(), client_fd_, BEV_OPT_CLOSE_ON_FREE);
-  }
-  if (client_.bev == nullptr) {
-    log::proxy()->error("[C{:x}] out of memory for a client connection", id_);
-    close(Termination::ClientError);
-    return;
-  }
-  bufferevent_setcb(client_.bev, readCallback, writeCallback, eventCallback, this);
-  bufferevent_set_max_single_read(client_.bev, kMaxSingleRead);
-  // Until the server is connected the client's bytes wait in its input buffer; cap it.
-  bufferevent_setwatermark(client_.bev, EV_READ, 0, kHighWatermark);
-  bufferevent_setwatermark(client_.bev, EV_WRITE, kLowWatermark, 0);
-  bufferevent_enable(client_.bev, EV_READ);
-  if (client_.tls) {
-    phase_ = Phase::Handshake; // onClientHandshake() goes on
+    if (!openTlsClient()) {
+      log::proxy()->error("[C{:x}] out of memory for a TLS connection", id_);
+      close(Termination::ClientError);
+      return;
+    }
+    phase_ = Phase::Handshake; // continueClientHandshake() goes on
     armPreambleTimer();
+    continueClientHandshake();
     return;
   }
   routeClient();
@@ -142,6 +126,9 @@ void Session::routeClient() {
   if (frontend_.config->tls_passthrough) {
     phase_ = Phase::ClientHello; // readClientHello() picks the backend
     armPreambleTimer();
+    if (readPreamble()) {
+      readClientHello();
+    }
     return;
   }
   useBackend(frontend_.backend);
@@ -166,13 +153,13 @@ void Session::useBackend(size_t index) {
 }
 
 void Session::beginBackend() {
-  event_del(&idle_timer_);
+  event_del(&timer_);
   if (backend_->config->balance == config::Balance::StickyCookie) {
     phase_ = Phase::RequestHead; // readRequestHead() connects once the head is in
     const timeval header_timeout = toTimeval(backend_->config->sticky_cookie.header_timeout);
-    evtimer_add(&idle_timer_, &header_timeout);
+    evtimer_add(&timer_, &header_timeout);
     // A TLS client may have sent its request right behind its last handshake message.
-    if (evbuffer_get_length(bufferevent_get_input(client_.bev)) > 0) {
+    if (readPreamble()) {
       readRequestHead();
     }
     return;
@@ -182,13 +169,45 @@ void Session::beginBackend() {
   connectServer();
 }
 
+// Reads what the client has sent so far into the client→server buffer, where the preamble looks
+// at it and from where it goes to the server once one is connected. Returns false when the
+// session closed.
+bool Session::readPreamble() {
+  while (client_.readable && !up_.eof) {
+    if (up_.buffer == nullptr) {
+      up_.buffer = worker_.buffers().take();
+    }
+    if (up_.buffer->room() == 0) {
+      return true;
+    }
+    const Io io = client_.receive(up_.buffer->space(), up_.buffer->room());
+    up_.buffer->commit(io.bytes);
+    up_.bytes += io.bytes;
+    if (io.status == IoStatus::Closed) {
+      up_.eof = true;
+    } else if (io.status == IoStatus::Failed) {
+      close(Termination::ClientError);
+      return false;
+    } else if (io.status == IoStatus::Blocked) {
+      break;
+    }
+  }
+  return true;
+}
+
+/// What the preamble has read so far, at most `limit` bytes.
+std::string_view Session::preambleBytes(size_t limit) const {
+  if (up_.buffer == nullptr) {
+    return {};
+  }
+  return {up_.buffer->data(), std::min(up_.buffer->size(), limit)};
+}
+
 // tls_passthrough: the backend is chosen by the ClientHello's server name. The hello stays in the
 // input buffer and goes to the server first, byte for byte: corral never decrypts.
 void Session::readClientHello() {
-  evbuffer* input = bufferevent_get_input(client_.bev);
-  const auto hello = protocol::parseClientHello(pullup(input, kMaxClientHelloBytes));
-  if (hello.needsMore() && !client_.read_eof &&
-      evbuffer_get_length(input) < kMaxClientHelloBytes) {
+  const auto hello = protocol::parseClientHello(preambleBytes(kMaxClientHelloBytes));
+  if (hello.needsMore() && !up_.eof && up_.buffer->size() < kMaxClientHelloBytes) {
     return; // the preamble timer bounds the wait
   }
   if (!hello.isDone()) {
@@ -217,26 +236,10 @@ void Session::readClientHello() {
 // address it connected to.
 std::string Session::proxyHeaderBytes() const {
   const SocketAddress destination =
-      proxied_destination_ ? *proxied_destination_ : localAddress(client_fd_);
+      proxied_destination_ ? *proxied_destination_ : localAddress(client_.fd);
   return backend_->config->send_proxy_protocol == config::ProxyProtocol::V1
              ? protocol::writeProxyV1(client_address_, destination)
              : protocol::writeProxyV2(client_address_, destination);
-}
-
-void Session::sendProxyHeader() {
-  const std::string header = proxyHeaderBytes();
-  evbuffer_add(bufferevent_get_output(server_.bev), header.data(), header.size());
-}
-
-void Session::proxyHeaderCallback(evutil_socket_t, short events, void* self) {
-  auto* session = static_cast<Session*>(self);
-  if (events & EV_TIMEOUT) {
-    log::proxy()->debug("[C{:x}] no complete PROXY header in time", session->id_);
-    session->frontendCells().rejected[rejectIndex(runtime::RejectReason::ProxyProtocol)].add();
-    session->close(Termination::BadProxyHeader);
-    return;
-  }
-  session->onProxyHeaderEvent();
 }
 
 } // namespace corral::proxy

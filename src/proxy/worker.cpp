@@ -1,6 +1,7 @@
 #include "worker.h"
 
 #include <sys/eventfd.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -15,6 +16,11 @@ namespace {
 
 constexpr timeval kAcceptBackoff{0, 100 * 1000}; // after EMFILE: let sessions close some fds
 constexpr timeval kLogFlushInterval{0, 50 * 1000};
+// Connections accepted per readable listener before the loop serves the others; the kernel's
+// queue keeps the rest and the listener stays readable.
+constexpr int kAcceptBatch = 64;
+// Session-sized blocks kept for reuse after a burst of connections ended.
+constexpr size_t kMaxFreeSessions = 1024;
 
 std::unique_ptr<balance::Balancer> makeBalancer(const runtime::Backend& backend) {
   switch (backend.placement()) {
@@ -68,7 +74,10 @@ Worker::Worker(size_t id, runtime::SnapshotPtr snapshot, std::vector<int> listen
 Worker::~Worker() {
   join();
   while (sessions_ != nullptr) {
-    delete sessions_; // only if the loop ended abnormally; unlinks itself via onSessionClosed
+    destroy(sessions_); // only if the loop ended abnormally; unlinks itself via onSessionClosed
+  }
+  for (void* storage : free_sessions_) {
+    ::operator delete(storage);
   }
   for (auto& listener : listeners_) {
     freeListener(*listener);
@@ -84,21 +93,24 @@ std::unique_ptr<Worker::Listener> Worker::makeListener(size_t frontend, int fd) 
   auto listener = std::make_unique<Listener>();
   listener->worker = this;
   listener->frontend = frontend;
-  // backlog 0: the socket is already listening (listener.cpp set the backlog).
-  listener->listener =
-      evconnlistener_new(base_, acceptCallback, listener.get(), LEV_OPT_CLOSE_ON_FREE, 0, fd);
-  evconnlistener_set_error_cb(listener->listener, acceptErrorCallback);
+  listener->fd = fd; // already listening (listener.cpp set the backlog) and non-blocking
+  event_assign(&listener->accept, base_, fd, EV_READ | EV_PERSIST, [](evutil_socket_t, short, void* l) {
+    auto* self = static_cast<Listener*>(l);
+    self->worker->acceptBatch(*self);
+  }, listener.get());
+  event_add(&listener->accept, nullptr);
   evtimer_assign(&listener->backoff, base_, [](evutil_socket_t, short, void* l) {
-    evconnlistener_enable(static_cast<Listener*>(l)->listener);
+    event_add(&static_cast<Listener*>(l)->accept, nullptr);
   }, listener.get());
   return listener;
 }
 
 void Worker::freeListener(Listener& listener) {
   event_del(&listener.backoff);
-  if (listener.listener != nullptr) {
-    evconnlistener_free(listener.listener);
-    listener.listener = nullptr;
+  if (listener.fd >= 0) {
+    event_del(&listener.accept);
+    ::close(listener.fd);
+    listener.fd = -1;
   }
 }
 
@@ -185,23 +197,36 @@ void Worker::runPosted() {
   }
 }
 
-void Worker::acceptCallback(evconnlistener*, evutil_socket_t fd, sockaddr* address, int length,
-                            void* listener) {
-  auto* l = static_cast<Listener*>(listener);
-  l->worker->onAccept(*l, fd, address, length);
+// Level-triggered: a batch that stops before EAGAIN is picked up again on the next loop turn.
+void Worker::acceptBatch(Listener& listener) {
+  for (int i = 0; i < kAcceptBatch && listener.fd >= 0; ++i) {
+    sockaddr_storage address{};
+    socklen_t length = sizeof(address);
+    const int fd = ::accept4(listener.fd, reinterpret_cast<sockaddr*>(&address), &length,
+                             SOCK_NONBLOCK | SOCK_CLOEXEC);
+    if (fd >= 0) {
+      onAccept(listener, fd, reinterpret_cast<const sockaddr*>(&address), length);
+      continue;
+    }
+    const int error = errno;
+    if (error == EAGAIN || error == EWOULDBLOCK || error == EINTR || error == ECONNABORTED) {
+      return; // ECONNABORTED: that client left the queue before we took it
+    }
+    onAcceptError(listener, error);
+    return;
+  }
 }
 
-void Worker::acceptErrorCallback(evconnlistener*, void* listener) {
-  auto* l = static_cast<Listener*>(listener);
-  l->worker->onAcceptError(*l);
-}
-
-void Worker::onAccept(Listener& listener, int fd, const sockaddr* address, int length) {
-  listener.paused_before = false;
+void Worker::onAccept(Listener& listener, int fd, const sockaddr* address, socklen_t length) {
+  if (listener.paused_before) {
+    log::proxy()->info("worker {}: accepting again on frontend {} ({} accepts failed)", id_,
+                       snapshot_->frontends[listener.frontend].config->name, listener.failed);
+    listener.paused_before = false;
+    listener.failed = 0;
+  }
   const runtime::Frontend& frontend = snapshot_->frontends[listener.frontend];
-  const SocketAddress client =
-      SocketAddress::fromSockaddr(address, static_cast<socklen_t>(length));
-  auto* session = new Session(*this, snapshot_, frontend, fd, client);
+  const SocketAddress client = SocketAddress::fromSockaddr(address, length);
+  auto* session = new (sessionStorage()) Session(*this, snapshot_, frontend, fd, client);
   session->next = sessions_;
   if (sessions_ != nullptr) {
     sessions_->prev = session;
@@ -211,11 +236,28 @@ void Worker::onAccept(Listener& listener, int fd, const sockaddr* address, int l
   session->start();
 }
 
+void* Worker::sessionStorage() {
+  if (free_sessions_.empty()) {
+    return ::operator new(sizeof(Session));
+  }
+  void* storage = free_sessions_.back();
+  free_sessions_.pop_back();
+  return storage;
+}
+
+void Worker::destroy(Session* session) {
+  session->~Session();
+  if (free_sessions_.size() < kMaxFreeSessions) {
+    free_sessions_.push_back(session);
+  } else {
+    ::operator delete(session);
+  }
+}
+
 // Out of file descriptors (or another accept error): the listening socket stays readable, so
 // accepting again at once would spin the CPU. Pause this listener briefly; sessions that end
-// meanwhile give descriptors back.
-void Worker::onAcceptError(Listener& listener) {
-  const int error = EVUTIL_SOCKET_ERROR();
+// meanwhile give descriptors back. One log line per episode, and one when it ends.
+void Worker::onAcceptError(Listener& listener, int error) {
   runtime::AcceptError reason = runtime::AcceptError::Other;
   if (error == EMFILE) {
     reason = runtime::AcceptError::Emfile;
@@ -225,13 +267,14 @@ void Worker::onAcceptError(Listener& listener) {
     reason = runtime::AcceptError::Enomem;
   }
   snapshot_->worker_cells->at(id_).accept_errors[static_cast<size_t>(reason)].add();
-  if (!listener.paused_before) { // one line per episode, not one per 100 ms
+  ++listener.failed;
+  if (!listener.paused_before) {
     log::proxy()->warn("worker {}: accept failed on frontend {}: {}; pausing accepts", id_,
                        snapshot_->frontends[listener.frontend].config->name,
                        evutil_socket_error_to_string(error));
   }
   listener.paused_before = true;
-  evconnlistener_disable(listener.listener);
+  event_del(&listener.accept);
   evtimer_add(&listener.backoff, &kAcceptBackoff);
 }
 

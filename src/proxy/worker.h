@@ -4,7 +4,6 @@
 
 #include <event2/event.h>
 #include <event2/event_struct.h>
-#include <event2/listener.h>
 
 #include <atomic>
 #include <functional>
@@ -16,6 +15,7 @@
 #include "access_log.h"
 #include "corral/balance/balancer.h"
 #include "corral/runtime/snapshot.h"
+#include "pools.h"
 
 namespace corral::proxy {
 
@@ -54,15 +54,22 @@ public:
   balance::Balancer& balancer(size_t backend) { return *balancers_[backend]; }
   std::vector<balance::Candidate>& candidates() { return candidates_; }
   AccessLog::Buffer* accessLog() { return access_log_; }
+  BufferPool& buffers() { return buffers_; }
+  PipePool& pipes() { return pipes_; }
+  /// Unlinks a session that is being destroyed (its destructor calls this).
   void onSessionClosed(Session* session);
+  /// Ends `session`: destroys it and keeps its memory for the next one.
+  void destroy(Session* session);
 
 private:
   struct Listener {
     Worker* worker = nullptr;
     size_t frontend = 0;
-    evconnlistener* listener = nullptr;
+    int fd = -1;
+    event accept{};             // readable listening socket
     event backoff{};            // re-enables accepting after EMFILE
     bool paused_before = false; // the last accept failed too: do not log again
+    uint64_t failed = 0;        // accepts that failed in this episode
   };
 
   void run();
@@ -70,11 +77,11 @@ private:
   void freeListener(Listener& listener);
   void beginDrain();
   void onDrainTimer();
-  void onAccept(Listener& listener, int fd, const sockaddr* address, int length);
-  void onAcceptError(Listener& listener);
+  void acceptBatch(Listener& listener);
+  void onAccept(Listener& listener, int fd, const sockaddr* address, socklen_t length);
+  void onAcceptError(Listener& listener, int error);
   void runPosted();
-  static void acceptCallback(evconnlistener*, evutil_socket_t, sockaddr*, int, void* listener);
-  static void acceptErrorCallback(evconnlistener*, void* listener);
+  void* sessionStorage();
 
   size_t id_;
   runtime::SnapshotPtr snapshot_;
@@ -83,6 +90,9 @@ private:
   std::vector<std::unique_ptr<balance::Balancer>> balancers_; // one per backend
   std::vector<balance::Candidate> candidates_;                // scratch for pick()
   AccessLog::Buffer* access_log_ = nullptr;
+  BufferPool buffers_;
+  PipePool pipes_;
+  std::vector<void*> free_sessions_; // memory of ended sessions, for the next ones
   Session* sessions_ = nullptr; // intrusive list head
   size_t session_count_ = 0;
   uint64_t session_counter_ = 0;

@@ -15,6 +15,7 @@
 #include "tests/support/corral_process.h"
 #include "tests/support/dead_address.h"
 #include "tests/support/fake_backend.h"
+#include "tests/support/reset_server.h"
 #include "tests/support/tcp_client.h"
 #include "tests/support/wait.h"
 
@@ -138,71 +139,6 @@ backends: [{name: app, servers: [{address: "${echo}"}]}]
   EXPECT_TRUE(echoes(fourth, "four"));
   EXPECT_EQ(echo.acceptedConnections(), 3); // the refused one never reached the server
 }
-
-// One connection: sends PatternStream(seed) until nothing more fits anywhere on the way to an
-// idle client (the kernel buffers, corral's queue), then resets with SO_LINGER 0.
-class FloodThenResetServer {
-public:
-  explicit FloodThenResetServer(uint64_t seed) {
-    listener_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    sockaddr_in local{.sin_family = AF_INET, .sin_port = 0, .sin_addr = {htonl(INADDR_LOOPBACK)}};
-    socklen_t length = sizeof(local);
-    if (::bind(listener_, reinterpret_cast<sockaddr*>(&local), sizeof(local)) != 0 ||
-        ::listen(listener_, 4) != 0 ||
-        ::getsockname(listener_, reinterpret_cast<sockaddr*>(&local), &length) != 0) {
-      throwSystemError("FloodThenResetServer: bind/listen");
-    }
-    address_ = fmt::format("127.0.0.1:{}", ntohs(local.sin_port));
-    thread_ = std::thread([this, seed] { serveOne(seed); });
-  }
-  ~FloodThenResetServer() {
-    ::shutdown(listener_, SHUT_RDWR); // wakes accept() if nobody came
-    thread_.join();
-    ::close(listener_);
-  }
-  const std::string& address() const { return address_; }
-  bool resetSent() const { return reset_sent_.load(); }
-
-private:
-  void serveOne(uint64_t seed) {
-    const int fd = ::accept4(listener_, nullptr, nullptr, SOCK_CLOEXEC | SOCK_NONBLOCK);
-    if (fd < 0) {
-      return;
-    }
-    PatternStream pattern(seed);
-    std::vector<char> chunk(64 * 1024);
-    pattern.fill(chunk);
-    size_t offset = 0;
-    // Full once no byte has gone out for 300 ms; bounded by the deadline whatever happens.
-    auto last_progress = Clock::now();
-    const auto deadline = Clock::now() + 15s;
-    while (Clock::now() - last_progress < 300ms && Clock::now() < deadline) {
-      const ssize_t n = ::send(fd, chunk.data() + offset, chunk.size() - offset, MSG_NOSIGNAL);
-      if (n > 0) {
-        offset += static_cast<size_t>(n);
-        last_progress = Clock::now();
-      } else if (n < 0 && errno != EAGAIN) {
-        break;
-      }
-      if (offset == chunk.size()) {
-        pattern.fill(chunk);
-        offset = 0;
-      } else if (n <= 0) {
-        pollfd writable{.fd = fd, .events = POLLOUT};
-        ::poll(&writable, 1, 50);
-      }
-    }
-    const linger abort{.l_onoff = 1, .l_linger = 0};
-    ::setsockopt(fd, SOL_SOCKET, SO_LINGER, &abort, sizeof(abort));
-    ::close(fd);
-    reset_sent_ = true;
-  }
-
-  int listener_ = -1;
-  std::string address_;
-  std::thread thread_;
-  std::atomic<bool> reset_sent_{false};
-};
 
 // The server resets while corral holds a full queue for a client that has not read yet: corral
 // still owes the client every byte it took from the server, and closes only after them (HAProxy

@@ -20,6 +20,9 @@ using Duration = std::chrono::milliseconds;
 enum class Balance { RoundRobin, LeastConnections, IpHash, StickyCookie };
 enum class HealthCheckType { Tcp, Http };
 enum class ProxyProtocol { Off, V1, V2 };
+/// splice(2) between plain sockets: auto moves a direction once it carries bulk (a read fills a
+/// whole relay buffer), on from the first byte, off never.
+enum class Splice { Auto, On, Off };
 
 struct CertificateConfig {
   std::string cert; // PEM file, resolved relative to the config file's folder
@@ -51,6 +54,7 @@ struct FrontendConfig {
   bool accept_proxy_protocol = false;
   uint32_t max_connections = 100000;
   Duration client_timeout = 60s;
+  Splice splice = Splice::Auto;
   Duration drain_timeout = 30s;
 };
 

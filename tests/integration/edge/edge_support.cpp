@@ -223,15 +223,25 @@ std::string TlsClient::readAll() {
   return received;
 }
 
-Digest TlsClient::readDigest() {
+Digest TlsClient::readDigest(uint64_t limit) {
   Digest digest;
   std::vector<char> buffer(64 * 1024);
   size_t n = 0;
-  while (SSL_read_ex(asSsl(ssl_), buffer.data(), buffer.size(), &n) == 1) {
+  while (digest.count < limit &&
+         SSL_read_ex(asSsl(ssl_), buffer.data(),
+                     static_cast<size_t>(std::min<uint64_t>(buffer.size(), limit - digest.count)),
+                     &n) == 1) {
     digest.update(std::span(buffer.data(), n));
   }
   ERR_clear_error();
   return digest;
+}
+
+void TlsClient::resetAbruptly() {
+  const linger abort{.l_onoff = 1, .l_linger = 0};
+  ::setsockopt(fd_, SOL_SOCKET, SO_LINGER, &abort, sizeof(abort));
+  ::close(fd_);
+  fd_ = -1;
 }
 
 std::string httpGet(const std::string& address, const std::string& path) {

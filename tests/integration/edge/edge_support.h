@@ -78,8 +78,10 @@ public:
   void shutdownWrite();
   /// Everything until the peer closes (close_notify or FIN), or the timeout.
   std::string readAll();
-  /// Like readAll(), folded into a digest.
-  Digest readDigest();
+  /// Like readAll(), folded into a digest; stops after `limit` bytes.
+  Digest readDigest(uint64_t limit = UINT64_MAX);
+  /// Closes with SO_LINGER 0: the peer gets a reset, no close_notify.
+  void resetAbruptly();
 
 private:
   int fd_ = -1;

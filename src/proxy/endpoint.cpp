@@ -1,0 +1,173 @@
+#include "endpoint.h"
+
+#include <event2/event.h>
+#include <fcntl.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
+
+#include <openssl/err.h>
+
+namespace corral::proxy {
+namespace {
+
+bool wouldBlock(int error) { return error == EAGAIN || error == EWOULDBLOCK; }
+
+// SSL_get_error() reads this thread's error queue, which must be empty before each call
+// (SSL_get_error(3)); errors left by an earlier failure on another session would be blamed here.
+int tlsError(SSL* ssl, int result) {
+  const int error = SSL_get_error(ssl, result);
+  if (error == SSL_ERROR_SYSCALL && errno == 0) {
+    return SSL_ERROR_ZERO_RETURN; // EOF without close_notify: SSL_OP_IGNORE_UNEXPECTED_EOF
+  }
+  return error;
+}
+
+} // namespace
+
+Io Endpoint::receive(char* to, size_t size) {
+  if (ssl != nullptr) {
+    ERR_clear_error();
+    errno = 0;
+    const int n = SSL_read(ssl, to, static_cast<int>(size));
+    if (n > 0) {
+      return {IoStatus::Ok, static_cast<size_t>(n)};
+    }
+    switch (tlsError(ssl, n)) {
+    case SSL_ERROR_WANT_READ: readable = false; return {IoStatus::Blocked};
+    case SSL_ERROR_WANT_WRITE: writable = false; return {IoStatus::Blocked};
+    case SSL_ERROR_ZERO_RETURN: return {IoStatus::Closed};
+    default: return {IoStatus::Failed};
+    }
+  }
+  for (;;) {
+    const ssize_t n = ::recv(fd, to, size, 0);
+    if (n > 0) {
+      // A short read is not taken to mean "drained": a reset that arrived behind the data is
+      // reported by libevent as readable and writable, just like new data on a writable socket,
+      // and would bring no further edge. Reads go on until EAGAIN.
+      return {IoStatus::Ok, static_cast<size_t>(n)};
+    }
+    if (n == 0) {
+      return {IoStatus::Closed};
+    }
+    if (errno == EINTR) {
+      continue;
+    }
+    if (wouldBlock(errno)) {
+      readable = false;
+      return {IoStatus::Blocked};
+    }
+    return {IoStatus::Failed};
+  }
+}
+
+Io Endpoint::send(const char* from, size_t size) {
+  if (ssl != nullptr) {
+    size_t done = 0; // with SSL_MODE_ENABLE_PARTIAL_WRITE each call writes at most a record
+    while (done < size) {
+      ERR_clear_error();
+      errno = 0;
+      const int n = SSL_write(ssl, from + done, static_cast<int>(size - done));
+      if (n > 0) {
+        done += static_cast<size_t>(n);
+        continue;
+      }
+      switch (tlsError(ssl, n)) {
+      case SSL_ERROR_WANT_WRITE: writable = false; break;
+      case SSL_ERROR_WANT_READ: readable = false; break;
+      default: return {IoStatus::Failed, done};
+      }
+      break;
+    }
+    return {done > 0 ? IoStatus::Ok : IoStatus::Blocked, done};
+  }
+  for (;;) {
+    const ssize_t n = ::send(fd, from, size, MSG_NOSIGNAL);
+    if (n >= 0) {
+      // A short TCP write filled the send buffer (and set SOCK_NOSPACE): room brings an edge.
+      if (static_cast<size_t>(n) < size) {
+        writable = false;
+      }
+      return {IoStatus::Ok, static_cast<size_t>(n)};
+    }
+    if (errno == EINTR) {
+      continue;
+    }
+    if (wouldBlock(errno)) {
+      writable = false;
+      return {IoStatus::Blocked};
+    }
+    return {IoStatus::Failed};
+  }
+}
+
+Io Endpoint::spliceIn(int pipe_write, size_t size) {
+  for (;;) {
+    const ssize_t n =
+        ::splice(fd, nullptr, pipe_write, nullptr, size, SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+    if (n > 0) {
+      return {IoStatus::Ok, static_cast<size_t>(n)};
+    }
+    if (n == 0) {
+      return {IoStatus::Closed};
+    }
+    if (errno == EINTR) {
+      continue;
+    }
+    if (wouldBlock(errno)) { // the pipe is empty when we splice in, so the socket is
+      readable = false;
+      return {IoStatus::Blocked};
+    }
+    return {IoStatus::Failed};
+  }
+}
+
+Io Endpoint::spliceOut(int pipe_read, size_t size) {
+  size_t done = 0;
+  while (done < size) {
+    const ssize_t n = ::splice(pipe_read, nullptr, fd, nullptr, size - done,
+                               SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+    if (n > 0) {
+      done += static_cast<size_t>(n);
+      continue;
+    }
+    if (n < 0 && errno == EINTR) {
+      continue;
+    }
+    if (n < 0 && wouldBlock(errno)) {
+      writable = false;
+      break;
+    }
+    return {IoStatus::Failed, done};
+  }
+  return {done > 0 ? IoStatus::Ok : IoStatus::Blocked, done};
+}
+
+void Endpoint::shutWrite() {
+  if (ssl != nullptr) {
+    ERR_clear_error();
+    SSL_shutdown(ssl);
+    ERR_clear_error(); // a close_notify that could not be sent leaves errors nobody asks for
+  }
+  ::shutdown(fd, SHUT_WR);
+}
+
+void Endpoint::close() {
+  if (event_initialized(&ev)) {
+    event_del(&ev);
+    ev = event{};
+  }
+  if (ssl != nullptr) {
+    SSL_free(ssl);
+    ssl = nullptr;
+  }
+  if (fd >= 0) {
+    ::close(fd);
+    fd = -1;
+  }
+  readable = writable = false;
+}
+
+} // namespace corral::proxy
