@@ -38,6 +38,7 @@ frontends:
     accept_proxy_protocol: true
     max_connections: 5000
     client_timeout: 90s
+    splice: off
     drain_timeout: 0
   - name: edge
     listen: "[::]:8443"
@@ -131,6 +132,7 @@ TEST(LoaderTest, ReadsAFrontendThatTerminatesTls) {
   EXPECT_TRUE(web.accept_proxy_protocol);
   EXPECT_EQ(web.max_connections, 5000u);
   EXPECT_EQ(web.client_timeout, 90s);
+  EXPECT_EQ(web.splice, Splice::Off);
   EXPECT_EQ(web.drain_timeout, 0s);
 }
 
@@ -138,6 +140,7 @@ TEST(LoaderTest, ReadsAFrontendThatRoutesBySni) {
   const FrontendConfig edge = loadValid(kFullConfig).frontends.at(1);
   EXPECT_EQ(edge.listen.host, "::");
   EXPECT_EQ(edge.listen.port, 8443);
+  EXPECT_EQ(edge.splice, Splice::Auto); // the default
   EXPECT_TRUE(edge.backend.empty());
   ASSERT_TRUE(edge.tls_passthrough);
   ASSERT_EQ(edge.tls_passthrough->routes.size(), 2u);
