@@ -1,6 +1,5 @@
 #include "endpoint.h"
 
-#include <event2/event.h>
 #include <fcntl.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -44,9 +43,12 @@ Io Endpoint::receive(char* to, size_t size) {
   for (;;) {
     const ssize_t n = ::recv(fd, to, size, 0);
     if (n > 0) {
-      // A short read is not taken to mean "drained": a reset that arrived behind the data is
-      // reported by libevent as readable and writable, just like new data on a writable socket,
-      // and would bring no further edge. Reads go on until EAGAIN.
+      // A TCP read that returns less than asked took everything the socket had: the next bytes
+      // bring a new edge. Not so once a FIN, reset or error was flagged (it may sit behind the
+      // data): then read on until recv says so.
+      if (static_cast<size_t>(n) < size && !hung_up) {
+        readable = false;
+      }
       return {IoStatus::Ok, static_cast<size_t>(n)};
     }
     if (n == 0) {
@@ -155,10 +157,6 @@ void Endpoint::shutWrite() {
 }
 
 void Endpoint::close() {
-  if (event_initialized(&ev)) {
-    event_del(&ev);
-    ev = event{};
-  }
   if (ssl != nullptr) {
     SSL_free(ssl);
     ssl = nullptr;
@@ -167,7 +165,7 @@ void Endpoint::close() {
     ::close(fd);
     fd = -1;
   }
-  readable = writable = false;
+  readable = writable = hung_up = false;
 }
 
 } // namespace corral::proxy

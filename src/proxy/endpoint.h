@@ -1,12 +1,11 @@
 #pragma once
-// One socket of a session, plain or TLS, registered once with libevent (persistent and
-// edge-triggered) for reads, writes and the peer's half-close. Between two edges the readiness is
-// kept here: a read that got EAGAIN or a write that filled the socket clears it, the next edge sets
-// it again, so no event is re-armed per read or write.
+// One socket of a session, plain or TLS, registered once with the worker's Poller (edge-triggered)
+// for reads, writes and the peer's half-close. Between two edges the readiness is kept here: a
+// read that drained the socket or a write that filled it clears it, the next edge sets it again,
+// so no event is re-armed per read or write.
 
-#include <event2/event.h>
-#include <event2/event_struct.h>
 #include <openssl/ssl.h>
+#include <sys/epoll.h>
 #include <sys/types.h>
 
 #include <cstddef>
@@ -27,19 +26,18 @@ struct Io {
 };
 
 struct Endpoint {
-  /// Every event an endpoint is registered for, once.
-  static constexpr short kEvents = EV_READ | EV_WRITE | EV_CLOSED | EV_PERSIST | EV_ET;
-
   int fd = -1;
   SSL* ssl = nullptr; // TLS when set; the SSL reads and writes fd itself
-  event ev{};
   bool readable = false;
   bool writable = false;
+  bool hung_up = false; // FIN, reset or error seen: read on until recv says so, short or not
 
-  /// Records what an edge says; `what` as libevent passes it.
-  void onEdge(short what) {
-    readable |= (what & (EV_READ | EV_CLOSED)) != 0;
-    writable |= (what & EV_WRITE) != 0;
+  /// Records what an edge says (epoll flags).
+  void onEdge(uint32_t events) {
+    constexpr uint32_t kEnded = EPOLLRDHUP | EPOLLHUP | EPOLLERR;
+    readable |= (events & (EPOLLIN | kEnded)) != 0;
+    writable |= (events & (EPOLLOUT | EPOLLHUP | EPOLLERR)) != 0;
+    hung_up |= (events & kEnded) != 0;
   }
 
   Io receive(char* to, size_t size);
@@ -51,7 +49,7 @@ struct Endpoint {
   /// Ends our sending side: close_notify first on TLS (RFC 8446 §6.1 closes one direction), then
   /// a FIN. Reading goes on.
   void shutWrite();
-  /// Unregisters, frees the SSL and closes the socket.
+  /// Frees the SSL and closes the socket (which unregisters it).
   void close();
 };
 

@@ -79,6 +79,8 @@ Session::Session(Worker& worker, runtime::SnapshotPtr snapshot, const runtime::F
 
 Session::~Session() {
   event_del(&timer_);
+  worker_.poller().forget(token(false));
+  worker_.poller().forget(token(true));
   client_.close();
   server_.close();
   discard(up_);
@@ -114,8 +116,10 @@ void Session::start() {
     close(Termination::LimitReached);
     return;
   }
-  event_assign(&client_.ev, worker_.base(), client_.fd, Endpoint::kEvents, clientCallback, this);
-  event_add(&client_.ev, nullptr);
+  if (!registerSocket(client_)) {
+    close(Termination::ClientError);
+    return;
+  }
   client_.readable = client_.writable = true;
   if (frontend_.config->accept_proxy_protocol) {
     phase_ = Phase::ProxyHeader; // onProxyHeaderEvent() goes on
@@ -124,6 +128,30 @@ void Session::start() {
     return;
   }
   openClient();
+}
+
+uint64_t Session::token(bool server_side) const {
+  const auto self = reinterpret_cast<uintptr_t>(this);
+  return server_side ? self | 1u | ((attempts_ & 3u) << 1) : self;
+}
+
+bool Session::registerSocket(const Endpoint& endpoint) {
+  if (worker_.poller().add(endpoint.fd, token(&endpoint == &server_))) {
+    return true;
+  }
+  log::proxy()->error("[C{:x}] cannot watch a socket: {}", id_, std::strerror(errno));
+  return false;
+}
+
+void Session::onPoll(uint64_t token_value, uint32_t events) {
+  if (closing_) {
+    return; // closed earlier in this batch; destroyed once the batch is over
+  }
+  if ((token_value & 1u) == 0) {
+    onClientEvent(events);
+  } else if (token_value == token(true) && server_.fd >= 0) {
+    onServerEvent(events);
+  }
 }
 
 // The server a client's cookie names, on the first try; otherwise the balancer's choice among
@@ -168,7 +196,7 @@ void Session::connectServer() {
 }
 
 // The server's socket is registered once; its first write edge says the connect is done. The
-// event's timeout is the connect timeout (and the TLS handshake's), removed once connected.
+// session's timer is the connect timeout (and the TLS handshake's) until then.
 void Session::startConnect() {
   const auto& address = server_choice_->address;
   const int fd = ::socket(address.family(), SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
@@ -178,13 +206,16 @@ void Session::startConnect() {
   }
   setNoDelay(fd);
   server_.fd = fd;
-  event_assign(&server_.ev, worker_.base(), fd, Endpoint::kEvents, serverCallback, this);
   if (::connect(fd, address.get(), address.length()) < 0 && errno != EINPROGRESS) {
     onConnectFailed(std::strerror(errno));
     return;
   }
+  if (!registerSocket(server_)) {
+    onLocalConnectError(errno);
+    return;
+  }
   const timeval timeout = toTimeval(backend_->config->connect_timeout);
-  event_add(&server_.ev, &timeout);
+  evtimer_add(&timer_, &timeout);
 }
 
 // Out of descriptors or memory here is not the server's fault: it is neither ejected nor counted,
@@ -195,19 +226,15 @@ void Session::onLocalConnectError(int error) {
   close(Termination::ConnectFailed);
 }
 
-void Session::continueConnect(short events) {
-  if (events & EV_TIMEOUT) {
-    onConnectFailed("timed out");
-    return;
-  }
+void Session::continueConnect(uint32_t events) {
   if (!tcp_connected_) {
-    if (!(events & EV_WRITE)) {
+    if (!(events & (EPOLLOUT | EPOLLERR | EPOLLHUP))) {
       return;
     }
-    // An error is reported as readable and writable at once; a plain write edge is a success.
+    // A failed connect is flagged EPOLLERR; a plain write edge is a success.
     int error = 0;
     socklen_t length = sizeof(error);
-    if ((events & EV_READ) &&
+    if ((events & (EPOLLERR | EPOLLHUP)) &&
         (getsockopt(server_.fd, SOL_SOCKET, SO_ERROR, &error, &length) != 0 || error != 0)) {
       onConnectFailed(std::strerror(error != 0 ? error : errno));
       return;
@@ -243,7 +270,7 @@ void Session::onConnected() {
   cells.connections.add();
   cells.bytes_in.add(up_.bytes); // what the preamble read before the server was known
   server_choice_->stats->failures.store(0, std::memory_order_relaxed);
-  event_remove_timer(&server_.ev);
+  armIdleTimer(); // the connect timeout is over
   if (log::proxy()->should_log(spdlog::level::debug)) {
     log::proxy()->debug("[C{:x}] connected to {}/{} ({}) in {:.3f} ms", id_,
                         backend_->config->name, server_choice_->name,
@@ -294,7 +321,7 @@ void Session::countPassiveFailure() {
                      formatDuration(passive.ejection_time), failures);
 }
 
-void Session::onClientEvent(short events) {
+void Session::onClientEvent(uint32_t events) {
   client_.onEdge(events);
   last_activity_ms_ = nowMs();
   switch (phase_) {
@@ -322,7 +349,7 @@ void Session::onClientEvent(short events) {
   }
 }
 
-void Session::onServerEvent(short events) {
+void Session::onServerEvent(uint32_t events) {
   server_.onEdge(events);
   if (!connected_) {
     continueConnect(events);
@@ -365,6 +392,10 @@ void Session::onIdleTimer() {
     return;
   case Phase::Relay:
     break;
+  }
+  if (!connected_) {
+    onConnectFailed("timed out");
+    return;
   }
   const uint64_t now = nowMs();
   const auto client_timeout = static_cast<uint64_t>(frontend_.config->client_timeout.count());
@@ -411,14 +442,6 @@ std::string Session::accessLogLine(Termination termination) const {
     addTlsFields(entry);
   }
   return formatAccessLogLine(entry);
-}
-
-void Session::clientCallback(evutil_socket_t, short events, void* self) {
-  static_cast<Session*>(self)->onClientEvent(events);
-}
-
-void Session::serverCallback(evutil_socket_t, short events, void* self) {
-  static_cast<Session*>(self)->onServerEvent(events);
 }
 
 void Session::timerCallback(evutil_socket_t, short, void* self) {

@@ -63,6 +63,13 @@ public:
   void start();
   /// Closes now, for the drain deadline.
   void shutdown() { close(Termination::Shutdown); }
+  /// An epoll event (or, with events 0, a turn asked for with Poller::again) for the socket that
+  /// `token` names; stale tokens (an earlier server socket, a closed session) are ignored.
+  void onPoll(uint64_t token, uint32_t events);
+  /// The session a Poller token names.
+  static Session* fromToken(uint64_t token) {
+    return reinterpret_cast<Session*>(token & ~uint64_t{kTokenBits});
+  }
   const runtime::Frontend& frontend() const { return frontend_; }
 
   // Intrusive list of the worker's sessions: no allocation beyond the session itself.
@@ -118,7 +125,7 @@ private:
   void connectServer();
   std::optional<size_t> pickServer();
   void startConnect();
-  void continueConnect(short events);
+  void continueConnect(uint32_t events);
   void onConnected();
   void onConnectFailed(std::string_view why);
   void onLocalConnectError(int error);
@@ -141,8 +148,14 @@ private:
   Endpoint& source(const Flow& flow) { return &flow == &up_ ? client_ : server_; }
   Endpoint& destination(const Flow& flow) { return &flow == &up_ ? server_ : client_; }
 
-  void onClientEvent(short events);
-  void onServerEvent(short events);
+  // A Poller token: the session's address (16-byte aligned) with the side in bit 0 and, for the
+  // server, which connect attempt it is in bits 1-2, so that an event still queued for a socket
+  // closed by a failed connect does not reach its successor.
+  static constexpr uintptr_t kTokenBits = 0x7;
+  uint64_t token(bool server_side) const;
+  bool registerSocket(const Endpoint& endpoint);
+  void onClientEvent(uint32_t events);
+  void onServerEvent(uint32_t events);
   void finishIfDone();
   void armIdleTimer();
   void onIdleTimer();
@@ -150,8 +163,6 @@ private:
   std::string accessLogLine(Termination termination) const;
   runtime::FrontendCells& frontendCells() const;
   runtime::ServerCells& serverCells() const;
-  static void clientCallback(evutil_socket_t, short events, void* self);
-  static void serverCallback(evutil_socket_t, short events, void* self);
   static void timerCallback(evutil_socket_t, short, void* self);
   uint64_t nowMs() const;
 
@@ -185,7 +196,7 @@ private:
   std::array<uint32_t, kMaxTries> tried_{}; // indexes of the servers tried
   uint32_t attempts_ = 0;
   std::optional<size_t> sticky_target_;     // the server the client's cookie names
-  event timer_{}; // idle timeout; the preamble's deadline before that
+  event timer_{}; // the preamble's deadline, then the connect timeout, then the idle timeout
   std::chrono::steady_clock::time_point started_;
   std::chrono::steady_clock::time_point connect_started_;
   double connect_seconds_ = 0;

@@ -61,11 +61,8 @@ bool Session::move(Flow& flow) {
     if (!fill(flow)) {
       return false;
     }
-    if (ready(flow) == 0 && !flow.eof) {
-      return true; // nothing read, or a response head still incomplete
-    }
   }
-  event_active(&from.ev, EV_READ, 0); // more next turn, after the other sessions had theirs
+  worker_.poller().again(token(&from == &server_)); // more after the others had their turn
   return true;
 }
 
@@ -196,7 +193,6 @@ void Session::flushThenClose() {
   }
   flushing_ = true;
   insert_cookie_ = false; // what is there goes as it is
-  event_del(&server_.ev);
 }
 
 // Once the flow's source has stopped sending and everything it sent is written, stop sending to

@@ -47,6 +47,12 @@ Worker::Worker(size_t id, runtime::SnapshotPtr snapshot, std::vector<int> listen
   if (access_log.enabled()) {
     access_log_ = &access_log.buffer(id);
   }
+  poller_ = std::make_unique<Poller>(
+      base_,
+      [](void*, uint64_t token, uint32_t events) {
+        Session::fromToken(token)->onPoll(token, events);
+      },
+      [](void* worker) { static_cast<Worker*>(worker)->destroyClosed(); }, this);
   for (const runtime::Backend& backend : snapshot_->backends) {
     balancers_.push_back(makeBalancer(backend));
   }
@@ -76,9 +82,11 @@ Worker::~Worker() {
   while (sessions_ != nullptr) {
     destroy(sessions_); // only if the loop ended abnormally; unlinks itself via onSessionClosed
   }
+  destroyClosed();
   for (void* storage : free_sessions_) {
     ::operator delete(storage);
   }
+  poller_.reset();
   for (auto& listener : listeners_) {
     freeListener(*listener);
   }
@@ -245,7 +253,24 @@ void* Worker::sessionStorage() {
   return storage;
 }
 
+// A session closed while the poller hands out a batch may still be named by a later event of that
+// batch (it ignores it, being closed): it is destroyed once the batch is over.
 void Worker::destroy(Session* session) {
+  if (poller_->dispatching()) {
+    closed_.push_back(session);
+    return;
+  }
+  release(session);
+}
+
+void Worker::destroyClosed() {
+  for (Session* session : closed_) {
+    release(session);
+  }
+  closed_.clear();
+}
+
+void Worker::release(Session* session) {
   session->~Session();
   if (free_sessions_.size() < kMaxFreeSessions) {
     free_sessions_.push_back(session);

@@ -15,6 +15,7 @@
 #include "access_log.h"
 #include "corral/balance/balancer.h"
 #include "corral/runtime/snapshot.h"
+#include "poller.h"
 #include "pools.h"
 
 namespace corral::proxy {
@@ -56,6 +57,7 @@ public:
   AccessLog::Buffer* accessLog() { return access_log_; }
   BufferPool& buffers() { return buffers_; }
   PipePool& pipes() { return pipes_; }
+  Poller& poller() { return *poller_; }
   /// Unlinks a session that is being destroyed (its destructor calls this).
   void onSessionClosed(Session* session);
   /// Ends `session`: destroys it and keeps its memory for the next one.
@@ -82,6 +84,8 @@ private:
   void onAcceptError(Listener& listener, int error);
   void runPosted();
   void* sessionStorage();
+  void release(Session* session);
+  void destroyClosed();
 
   size_t id_;
   runtime::SnapshotPtr snapshot_;
@@ -92,7 +96,9 @@ private:
   AccessLog::Buffer* access_log_ = nullptr;
   BufferPool buffers_;
   PipePool pipes_;
-  std::vector<void*> free_sessions_; // memory of ended sessions, for the next ones
+  std::unique_ptr<Poller> poller_;
+  std::vector<void*> free_sessions_;  // memory of ended sessions, for the next ones
+  std::vector<Session*> closed_;      // closed while the poller hands out a batch
   Session* sessions_ = nullptr; // intrusive list head
   size_t session_count_ = 0;
   uint64_t session_counter_ = 0;
