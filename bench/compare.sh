@@ -32,7 +32,8 @@
 # threads), BACKENDS (4), WARMUP (1, seconds per proxy before the first round; 0 skips),
 # PROXIES ("corral haproxy nginx floor floor-splice"),
 # SCENARIOS ("keep-alive close bulk idle tls-keep-alive tls-close"), IDLE_CONNECTIONS (10000),
-# IDLE_SOURCES (4: clients bind 127.0.0.2 and up), PROXY_CPU (0), LOAD_CPU (1),
+# IDLE_SOURCES (4: clients bind 127.0.0.2 and up), IDLE_RATE (4000 new idle connections a second,
+# so that no proxy's connects overflow the backend's listen queue), PROXY_CPU (0), LOAD_CPU (1),
 # CORRAL_SPLICE (unset: no `splice:` key; else the value for corral's plain frontends, e.g. auto),
 # FLOOR_DIR (where floor-relay and idle-conns are; default BUILD_DIR/bench/floor, else they are
 # compiled into a temporary directory, so any corral build directory will do),
@@ -52,6 +53,7 @@ backends=${BACKENDS:-4}
 warmup=${WARMUP:-1}
 idle_count=${IDLE_CONNECTIONS:-10000}
 idle_sources=${IDLE_SOURCES:-4}
+idle_rate=${IDLE_RATE:-4000}
 proxy_cpu=${PROXY_CPU:-0}
 load_cpu=${LOAD_CPU:-1}
 corral_splice=${CORRAL_SPLICE:-}
@@ -68,8 +70,9 @@ failures=0
 idle_note=""
 clock_ticks=$(getconf CLK_TCK)
 # addr and pid by INSTANCE/PROXY/ENDPOINT: what a load connects to and whose CPU and memory it
-# reads (NGINX's worker, not its master); launched by INSTANCE/PROXY: the PIDs to stop.
-declare -A addr=() pid=() launched=()
+# reads (NGINX's worker, not its master); by INSTANCE/PROXY: launched, the PIDs to stop, and log,
+# what to show when a run fails.
+declare -A addr=() pid=() launched=() log=()
 
 has() { [[ " ${proxies[*]} " == *" $1 "* ]]; }
 runs() { [[ " ${scenarios[*]} " == *" $1 "* ]]; }
@@ -131,7 +134,8 @@ record() {
 }
 
 # ---------------------------------------------------------------------------------------------
-# Servers: demo backends (HTTP), one iperf3 server, one sink that holds idle connections.
+# Servers: demo backends (HTTP) and one iperf3 server for the rounds; a sink that holds idle
+# connections per idle measurement.
 
 start_servers() {
   local i
@@ -145,15 +149,18 @@ start_servers() {
     --forceflush
   wait_for "$CHILD_PID" 10 iperf3 grep -qs 'Server listening' "$work/iperf3.log" ||
     { show_log "$work/iperf3.err"; exit 1; }
-  if runs idle; then
-    sink_log=$work/sink.log
-    start_child "$sink_log" "$work/sink.err" "$floor_dir/idle-conns" hold 127.0.0.1:0
-    wait_for "$CHILD_PID" 10 sink grep -qs 'listening on' "$sink_log" ||
-      { show_log "$work/sink.err"; exit 1; }
-    sink_address=$(sed -n 's/^listening on //p' "$sink_log")
-  else
-    sink_address=127.0.0.1:9 # nothing connects to it
-  fi
+  sink_address=127.0.0.1:9 # the long-running proxies' idle frontends: nothing connects to them
+}
+
+# start_sink NAME: a new sink on a new port, so that the TIME_WAIT connections that the last
+# idle measurement left (the proxy closes first) do not take the ports that this one needs.
+start_sink() {
+  sink_log=$work/sink-$1.log
+  start_child "$sink_log" "$work/sink-$1.err" "$floor_dir/idle-conns" hold 127.0.0.1:0
+  sink_pid=$CHILD_PID
+  wait_for "$CHILD_PID" 10 sink grep -qs 'listening on' "$sink_log" ||
+    { show_log "$work/sink-$1.err"; exit 1; }
+  sink_address=$(sed -n 's/^listening on //p' "$sink_log")
 }
 
 sink_held() {
@@ -185,6 +192,7 @@ start_corral_proxy() {
     pid[$instance/corral/$endpoint]=$CORRAL_PID
   done
   launched[$instance/corral]=$CORRAL_PID
+  log[$instance/corral]=$dir/corral.err
 }
 
 start_haproxy() {
@@ -208,6 +216,7 @@ start_haproxy() {
     pid[$instance/haproxy/$endpoint]=$CHILD_PID
   done
   launched[$instance/haproxy]=$CHILD_PID
+  log[$instance/haproxy]=$dir/haproxy.log
   wait_for "$CHILD_PID" 10 haproxy curl -fs -o /dev/null "http://127.0.0.1:${ports[plain]}/" ||
     { show_log "$dir/haproxy.log"; exit 1; }
 }
@@ -239,6 +248,7 @@ start_nginx() {
   start_child "$dir/nginx.out" "$dir/nginx.err" taskset -c "$proxy_cpu" \
     nginx -p "$dir/" -c "$dir/nginx.conf" -e "$dir/error.log"
   launched[$instance/nginx]=$CHILD_PID
+  log[$instance/nginx]=$dir/error.log
   wait_for "$CHILD_PID" 10 nginx curl -fs -o /dev/null "http://127.0.0.1:${ports[plain]}/" ||
     { show_log "$dir/error.log"; exit 1; }
   worker=$(first_child "$CHILD_PID") || die "nginx: no worker process under $CHILD_PID"
@@ -254,6 +264,7 @@ start_floor() {
   mkdir -p "$dir"
   [[ $proxy == floor-splice ]] && flags=(--splice)
   launched[$instance/$proxy]=""
+  log[$instance/$proxy]=$dir/idle.err
   for endpoint in plain bulk idle; do
     case $endpoint in
       plain) servers=(); for i in "${backend_ports[@]}"; do servers+=("127.0.0.1:$i"); done ;;
@@ -421,7 +432,7 @@ sink_holds() { (($(sink_held) == $1)); }
 # does not hide what the connections cost; RSS before and after they are all held by the sink.
 measure_idle() {
   local label=$1 round=$2 instance=idle-$2 key out=$work/idle-$1-$2.log opener
-  until_true 30 sink_holds 0 || die "the sink still holds $(sink_held) connections"
+  start_sink "$label-$round"
   start_proxy "$instance" "$label"
   key=$(target "$instance" "$label" idle)
   sleep 0.5 # let the new process settle before its baseline
@@ -429,7 +440,7 @@ measure_idle() {
   rss_before=$(rss_kib "${pid[$key]}")
   cpu_before=$(cpu_ticks "${pid[$key]}")
   start_child "$out" "$work/idle-$1-$2.err" "$floor_dir/idle-conns" open "${addr[$key]}" \
-    "$idle_count" "$idle_sources" 120
+    "$idle_count" "$idle_sources" 120 "$idle_rate"
   opener=$CHILD_PID
   wait_for "$opener" 60 "idle clients" grep -qs '^connected' "$out" || true
   connected=$(awk '$1 == "connected" {print $2}' "$out")
@@ -438,6 +449,7 @@ measure_idle() {
       "the backend holds $(sink_held)"
     failures=$((failures + 1))
     show_log "$work/idle-$1-$2.err"
+    show_log "${log[$instance/$label]}"
   else
     rss_after=$(rss_kib "${pid[$key]}")
     cpu_after=$(cpu_ticks "${pid[$key]}")
@@ -452,6 +464,7 @@ measure_idle() {
   fi
   stop_child "$opener"
   stop_proxy "$instance" "$label"
+  stop_child "$sink_pid"
 }
 
 warm_up() {
@@ -581,7 +594,6 @@ main() {
   # Everything this script starts runs on LOAD_CPU unless it is started under taskset -c PROXY_CPU.
   taskset -pc "$load_cpu" $$ >/dev/null
   # Idle connections: each proxy holds two descriptors per connection, the clients and the
-  # sink one each; children inherit the limit.
   # sink one each; children inherit the limit. Without CAP_SYS_RESOURCE (in a container) the
   # hard limit caps it, and then the idle workload opens as many as fit, and says so.
   ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"

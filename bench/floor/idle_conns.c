@@ -4,9 +4,12 @@
 //   idle-conns hold LISTEN_IP:PORT
 //       A backend that accepts every connection and holds it without a byte either way. Prints
 //       "listening on IP:PORT", then "held N" (at most every 100 ms, when N changed).
-//   idle-conns open IP:PORT COUNT SOURCES SECONDS
+//   idle-conns open IP:PORT COUNT SOURCES SECONDS [RATE]
 //       Opens COUNT connections to IP:PORT, from 127.0.0.2 up to 127.0.0.(SOURCES + 1) in turn so
-//       that no source address runs out of ports, at most 256 connecting at once. Prints
+//       that no source address runs out of ports, at most 256 connecting at once and at most RATE
+//       a second (default 4000; 0: no limit). The kernel completes the handshake before the proxy
+//       accepts, so without a rate a proxy may accept thousands at once and connect them to its
+//       backend in one burst, past the backend's listen queue (net.core.somaxconn). Prints
 //       "connected N of COUNT" (within 30 s), then holds them for SECONDS, printing "open N" when
 //       N changes, and exits; SIGTERM ends it sooner. Exit 1 when not all connected.
 //
@@ -135,7 +138,7 @@ static int startConnect(const struct sockaddr_in* target, long k, long sources, 
   return fd;
 }
 
-static int openIdle(const char* address, long count, long sources, double seconds) {
+static int openIdle(const char* address, long count, long sources, double seconds, double rate) {
   struct sockaddr_in target;
   if (parseAddress(address, &target) < 0 || count <= 0 || sources <= 0 || sources > 250) {
     fprintf(stderr, "bad arguments\n");
@@ -144,16 +147,17 @@ static int openIdle(const char* address, long count, long sources, double second
   int epoll_fd = epoll_create1(EPOLL_CLOEXEC);
   struct epoll_event events[kMaxEvents];
   long started = 0, connecting = 0, connected = 0, failed = 0;
-  double deadline = now() + kConnectSeconds;
+  double start = now(), deadline = start + kConnectSeconds;
   while (connected + failed < count && now() < deadline) {
-    while (started < count && connecting < kInFlight) {
+    long allowed = rate > 0 ? (long)((now() - start) * rate) + 1 : count;
+    while (started < count && started < allowed && connecting < kInFlight) {
       if (startConnect(&target, started++, sources, epoll_fd) < 0) {
         ++failed;
       } else {
         ++connecting;
       }
     }
-    int n = epoll_wait(epoll_fd, events, kMaxEvents, 100);
+    int n = epoll_wait(epoll_fd, events, kMaxEvents, rate > 0 ? 1 : 100);
     for (int i = 0; i < n; ++i) {
       int fd = events[i].data.fd, error = 0;
       socklen_t length = sizeof error;
@@ -195,12 +199,13 @@ int main(int argc, char** argv) {
   if (argc == 3 && strcmp(argv[1], "hold") == 0) {
     return hold(argv[2]);
   }
-  if (argc == 6 && strcmp(argv[1], "open") == 0) {
-    return openIdle(argv[2], atol(argv[3]), atol(argv[4]), atof(argv[5]));
+  if ((argc == 6 || argc == 7) && strcmp(argv[1], "open") == 0) {
+    return openIdle(argv[2], atol(argv[3]), atol(argv[4]), atof(argv[5]),
+                    argc == 7 ? atof(argv[6]) : 4000);
   }
   fprintf(stderr,
           "usage: %s hold LISTEN_IP:PORT\n"
-          "       %s open IP:PORT COUNT SOURCES SECONDS\n",
+          "       %s open IP:PORT COUNT SOURCES SECONDS [RATE]\n",
           argv[0], argv[0]);
   return 2;
 }
