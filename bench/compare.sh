@@ -196,7 +196,7 @@ start_corral_proxy() {
 }
 
 start_haproxy() {
-  local instance=$1 dir=$work/$1-haproxy servers="" i endpoint port
+  local instance=$1 dir=$work/$1-haproxy servers="" i endpoint
   local -A ports=()
   mkdir -p "$dir"
   for i in "${!backend_ports[@]}"; do
@@ -550,9 +550,10 @@ print_idle_table() {
 
 # print_ratios: the one-line answer per proxy, every ratio against HAProxy in the same round.
 print_ratios() {
-  local label bulk_label
+  local label
   echo
-  echo "### ratios to HAProxy (median of per-round ratios; CPU, p99, KiB: below 1 is better)"
+  echo "### ratios to HAProxy (median of per-round ratios; CPU, p99, KiB: below 1 is better;" \
+    "bulk: floor-splice against haproxy-splice)"
   echo
   echo "| proxy | keep-alive CPU/req | keep-alive p99 | close CPU/conn | bulk Gbit/s |" \
     "tls-keep-alive CPU/req | tls-close handshakes/s | idle KiB/conn |"
@@ -599,8 +600,9 @@ main() {
   ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"
   nofile=$(ulimit -n)
   if runs idle && ((2 * idle_count + 400 > nofile)); then
-    idle_note="IDLE_CONNECTIONS=$idle_count lowered to $(((nofile - 400) / 200 * 100)): ulimit -n is capped at $nofile here"
-    idle_count=$(((nofile - 400) / 200 * 100))
+    local fit=$(((nofile - 400) / 2 / 100 * 100)) # two descriptors each, in hundreds
+    idle_note="IDLE_CONNECTIONS=$idle_count lowered to $fit: ulimit -n is capped at $nofile here"
+    idle_count=$fit
     echo "note: $idle_note" >&2
   fi
   find_floor_tools
@@ -616,8 +618,8 @@ main() {
   warm_up
   for ((round = 1; round <= rounds; ++round)); do
     for scenario in "${scenarios[@]}"; do
-      order=($(labels "$scenario"))
-      ((round % 2)) || order=($(printf '%s\n' "${order[@]}" | tac))
+      mapfile -t order < <(labels "$scenario")
+      ((round % 2)) || mapfile -t order < <(printf '%s\n' "${order[@]}" | tac)
       for label in "${order[@]}"; do
         case $scenario in
           keep-alive | close | tls-keep-alive | tls-close) measure_wrk "$scenario" "$label" "$round" ;;
