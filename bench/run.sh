@@ -16,6 +16,7 @@
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 source "$here/../scripts/lib.sh"
+source "$here/lib.sh"
 
 build=$(build_dir "${1:-}")
 rounds=${ROUNDS:-3}
@@ -41,25 +42,6 @@ check_tools() {
   if [[ " ${proxies[*]} " == *" corral "* ]]; then
     [[ -x $build/corral ]] || die "no corral in $build: run scripts/build.sh release"
   fi
-}
-
-# fill TEMPLATE OUT NAME=VALUE...: replaces each @NAME@ in TEMPLATE (VALUE may span lines).
-fill() {
-  local text pair
-  text=$(<"$1")
-  for pair in "${@:3}"; do
-    text=${text//@${pair%%=*}@/${pair#*=}}
-  done
-  printf '%s\n' "$text" >"$2"
-}
-
-# make_certificate: one self-signed ECDSA P-256 certificate for both proxies (HAProxy wants the
-# key in the same file).
-make_certificate() {
-  openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2 \
-    -subj /CN=bench.corral.test -addext subjectAltName=DNS:bench.corral.test \
-    -keyout "$work/bench.key" -out "$work/bench.pem" 2>/dev/null
-  cat "$work/bench.pem" "$work/bench.key" >"$work/bench-haproxy.pem"
 }
 
 start_backends() {
@@ -109,8 +91,7 @@ measure() {
   wrk -t"$threads" -c"$connections" -d"$duration" --latency "${header[@]}" "$url/" >"$out"
   local rps p99 bad errors
   rps=$(awk '/^Requests\/sec:/ {print $2}' "$out")
-  p99=$(awk '$1 == "99%" {v = $2 + 0; if ($2 ~ /us$/) v /= 1000; else if ($2 ~ /[0-9]s$/) v *= 1000;
-             printf "%.2f", v}' "$out")
+  p99=$(wrk_latency_ms 99 "$out")
   bad=$(awk '/Non-2xx or 3xx responses:/ {print $NF}' "$out")
   errors=$(sed -n 's/^ *Socket errors: //p' "$out")
   echo "round $round  $scenario  $proxy: ${rps:-0} req/s, p99 ${p99:-?} ms${bad:+, $bad bad replies}${errors:+, socket errors: $errors}"
@@ -129,18 +110,6 @@ warm_up() {
     wrk -t1 -c"$connections" -d"${warmup}s" "${target[$proxy]}/" >/dev/null
     wrk -t1 -c"$connections" -d"${warmup}s" "${target[$proxy-tls]}/" >/dev/null
   done
-}
-
-# median FILE: the middle value, or the mean of the two middle ones; "-" without a file.
-median() {
-  [[ -s $1 ]] || { echo -; return; }
-  sort -g "$1" | awk '{v[NR] = $1} END {
-    if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
-}
-
-# number FORMAT VALUE: printf for a median, keeping "-" for a proxy that did not run.
-number() {
-  if [[ $2 == - ]]; then echo -; else printf "$1" "$2"; fi
 }
 
 print_table() {
@@ -167,7 +136,7 @@ main() {
   check_tools
   load_before=$(cut -d ' ' -f 1 /proc/loadavg) # other work on the machine skews every number
   declare -gA target=()
-  make_certificate
+  make_certificate "$work"
   start_backends
   local proxy round scenario order
   for proxy in "${proxies[@]}"; do

@@ -1,4 +1,4 @@
-# Helpers shared by scripts/demo.sh and bench/run.sh. Source it; do not run it.
+# Helpers shared by scripts/demo.sh and the bench/ scripts. Source it; do not run it.
 #
 # Every process started with start_child is recorded by PID and stopped by stop_children
 # (TERM, then KILL after a deadline), so a script that traps EXIT leaves nothing behind.
@@ -42,6 +42,22 @@ stop_children() {
   CHILD_PIDS=()
 }
 
+# stop_child PID: stops one process that start_child started (TERM, then KILL after 10 s) and
+# forgets it, so stop_children never signals a PID that the system may have given to another.
+stop_child() {
+  local pid=$1 deadline=$((SECONDS + 10)) kept=() other
+  kill -TERM "$pid" 2>/dev/null || true
+  while kill -0 "$pid" 2>/dev/null && ((SECONDS < deadline)); do
+    sleep 0.1
+  done
+  kill -KILL "$pid" 2>/dev/null || true
+  wait "$pid" 2>/dev/null || true
+  for other in "${CHILD_PIDS[@]}"; do
+    [[ $other == "$pid" ]] || kept+=("$other")
+  done
+  CHILD_PIDS=("${kept[@]}")
+}
+
 # wait_for PID TIMEOUT WHAT CMD...: polls CMD until it succeeds; fails early if PID exits, so a
 # process that dies on a bad config is reported at once rather than after the timeout.
 wait_for() {
@@ -71,11 +87,12 @@ start_demo_backend() {
   BACKEND_PORT=$(sed -n 's/.*listening on .*:\([0-9]*\)$/\1/p' "$log")
 }
 
-# start_corral BUILD CONFIG LOGDIR: runs `corral run` and waits for its ready file; sets CORRAL_PID.
+# start_corral BUILD CONFIG LOGDIR [LAUNCHER...]: runs `corral run` and waits for its ready file;
+# sets CORRAL_PID. LAUNCHER is a command that execs the rest, such as `taskset -c 0`.
 start_corral() {
   local build=$1 config=$2 logdir=$3
   rm -f "$logdir/corral.ready"
-  start_child "$logdir/corral.out" "$logdir/corral.err" "$build/corral" run -c "$config" \
+  start_child "$logdir/corral.out" "$logdir/corral.err" "${@:4}" "$build/corral" run -c "$config" \
     --ready-file "$logdir/corral.ready" --log-level info
   CORRAL_PID=$CHILD_PID
   wait_for "$CORRAL_PID" 10 corral test -s "$logdir/corral.ready" || {

@@ -9,6 +9,7 @@ packages=(
   libgtest-dev libgmock-dev libbenchmark-dev
   libcli11-dev libfmt-dev libspdlog-dev nlohmann-json3-dev libhttp-parser-dev libsystemd-dev
   curl wrk haproxy openssl ca-certificates python3
+  nginx libnginx-mod-stream iperf3   # bench/compare.sh: NGINX's stream module (dynamic on Debian 12), bulk
   prometheus            # promtool and a real Prometheus for the metrics tests
   testssl.sh            # TLS configuration audit of a terminating frontend
   systemd               # systemd-analyze verify of deploy/corral.service
@@ -31,3 +32,8 @@ echo "setup: installing ${missing[*]}"
 export DEBIAN_FRONTEND=noninteractive
 "${sudo[@]}" apt-get update
 "${sudo[@]}" apt-get install -y --no-install-recommends "${missing[@]}"
+# Where a service manager runs, nginx's package starts the system's server on port 80;
+# bench/compare.sh runs its own, so stop the one that this run installed.
+if [[ " ${missing[*]} " == *" nginx "* ]] && systemctl is-active --quiet nginx 2>/dev/null; then
+  "${sudo[@]}" systemctl disable --now nginx
+fi
