@@ -1,7 +1,10 @@
+#include <sys/resource.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
+#include <thread>
 
 #include <fmt/format.h>
 #include <gmock/gmock.h>
@@ -13,6 +16,7 @@ namespace corral::config {
 namespace {
 
 using ::testing::HasSubstr;
+using ::testing::Not;
 
 // Every key of DESIGN.md's YAML block, with values that differ from the defaults so that a key
 // read into the wrong field shows. `tls` and `tls_passthrough` exclude each other, so they sit on
@@ -351,6 +355,39 @@ TEST(LoaderTest, ReportsYamlNestedTooDeeplyInsteadOfOverflowingTheStack) {
   ASSERT_FALSE(loaded);
   ASSERT_EQ(loaded.error().size(), 1u);
   EXPECT_THAT(loaded.error()[0].message, HasSubstr("levels deep"));
+}
+
+// Peak resident memory of this process so far, in bytes (Linux reports KiB).
+size_t peakResidentBytes() {
+  rusage usage{};
+  getrusage(RUSAGE_SELF, &usage);
+  return static_cast<size_t>(usage.ru_maxrss) * 1024;
+}
+
+// A value or key megabytes long is no typo: it gets no "did you mean", which once cost a table
+// row per character (13 s and 1.9 GB for 10 MB), and its message quotes only its beginning. The
+// bound is on memory rather than time: loading 2 MB twice needs a few copies of it, not the
+// hundreds of megabytes the old suggestion took.
+TEST(LoaderTest, ReportsAHugeInvalidValueAndKeyInLittleMemoryAndFewWords) {
+  const std::string huge(2 << 20, 'x');
+  // `? key` because YAML allows an implicit key of at most 1024 characters (YAML 1.2 §7.4.2).
+  const std::string yaml = fmt::format("workers: 1\n? {}\n: 1\nfrontends: []\nbackends:\n"
+                                       "  - {{name: app, balance: {}}}\n",
+                                       huge, huge);
+  const size_t peak_before = peakResidentBytes();
+  auto loaded = loadString(yaml, "corral.yaml");
+  EXPECT_LT(peakResidentBytes() - peak_before, size_t{64} << 20);
+  ASSERT_FALSE(loaded);
+  for (const Diagnostic& d : loaded.error()) {
+    EXPECT_LT(d.toString().size(), 2200u) << d.toString().substr(0, 200);
+    EXPECT_THAT(d.message, Not(HasSubstr("did you mean"))) << d.message.substr(0, 200);
+  }
+  const auto balance =
+      std::find_if(loaded.error().begin(), loaded.error().end(),
+                   [](const Diagnostic& d) { return d.key == "backends[0].balance"; });
+  ASSERT_NE(balance, loaded.error().end());
+  EXPECT_THAT(balance->message, HasSubstr("got \"xxxxxxxx"));
+  EXPECT_THAT(balance->message, HasSubstr("more bytes)"));
 }
 
 TEST(DiagnosticTest, PrintsFileLineColumnKeyAndMessage) {
