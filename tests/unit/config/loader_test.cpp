@@ -323,6 +323,54 @@ backends:
                   }));
 }
 
+// Settings that load but cannot do what they say: a client that picks h2 never shows the
+// sticky cookie, and a plain-HTTP check cannot pass against a server reached over TLS.
+TEST(LoaderTest, WarnsAboutSettingsThatCannotWorkTogether) {
+  auto loaded = loadString(R"(
+frontends:
+  - name: web
+    listen: 127.0.0.1:8443
+    backend: app
+    tls: {certificates: [{cert: a.pem, key: a.key}], alpn: [http/1.1, h2]}
+backends:
+  - name: app
+    balance: sticky_cookie
+    servers: [{address: "127.0.0.1:9001"}, {address: "127.0.0.1:9002", tls: {verify: false}}]
+    health_check: {type: http}
+)",
+                           "corral.yaml");
+  ASSERT_TRUE(loaded) << loaded.error().at(0).toString();
+  ASSERT_EQ(loaded->warnings.size(), 2u);
+  EXPECT_THAT(loaded->warnings[0].toString(),
+              HasSubstr("corral.yaml:6:71: warning: frontends[0].tls.alpn[1]: offers h2, but "
+                        "backend \"app\" balances by sticky_cookie"));
+  EXPECT_THAT(loaded->warnings[1].toString(),
+              HasSubstr("corral.yaml:11:26: warning: backends[0].health_check.type: an http check "
+                        "speaks plain HTTP, but servers[1] is reached over TLS"));
+}
+
+// The same settings each alone are fine: h2 before a round-robin backend, an http check of plain
+// servers, a tcp check of a TLS server.
+TEST(LoaderTest, DoesNotWarnAboutH2OrHttpChecksWhereTheyWork) {
+  auto loaded = loadString(R"(
+frontends:
+  - name: web
+    listen: 127.0.0.1:8443
+    backend: app
+    tls: {certificates: [{cert: a.pem, key: a.key}], alpn: [h2, http/1.1]}
+  - {name: plain, listen: 127.0.0.1:8080, backend: sticky}
+backends:
+  - {name: app, servers: [{address: "127.0.0.1:9001"}], health_check: {type: http}}
+  - name: sticky
+    balance: sticky_cookie
+    servers: [{address: "127.0.0.1:9002", tls: {verify: false}}]
+    health_check: {type: tcp}
+)",
+                           "corral.yaml");
+  ASSERT_TRUE(loaded) << loaded.error().at(0).toString();
+  EXPECT_TRUE(loaded->warnings.empty()) << loaded->warnings.at(0).toString();
+}
+
 TEST(LoaderTest, FindsABackendByName) {
   const Config config = loadValid(kFullConfig);
   ASSERT_NE(config.findBackend("api"), nullptr);
