@@ -137,7 +137,7 @@ Parsed<ProxyHeader> parseV1(std::string_view bytes) {
   const size_t newline = window.find('\n');
   if (newline == std::string_view::npos) {
     if (window.size() == kV1MaxLength) {
-      return Parsed<ProxyHeader>::bad("PROXY v1: no CRLF within 107 bytes");
+      return Parsed<ProxyHeader>::tooLong("PROXY v1: no CRLF within 107 bytes");
     }
     return Parsed<ProxyHeader>::needMore();
   }

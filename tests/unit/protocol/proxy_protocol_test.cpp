@@ -66,6 +66,9 @@ TEST(ProxyProtocolTest, RejectsBadV1Lines) {
     const auto header = parseProxyHeader(c.line);
     EXPECT_TRUE(header.isBad()) << c.line;
     EXPECT_EQ(header.error, c.error) << c.line;
+    EXPECT_EQ(header.code, c.error.find("within 107") != std::string::npos ? ParseError::TooLong
+                                                                           : ParseError::Malformed)
+        << c.line;
   }
 }
 
