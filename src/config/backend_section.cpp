@@ -170,8 +170,7 @@ void warnUnusedSection(const Field& section, std::string_view key, Balance mode,
 }
 
 void checkTableSize(const Field& section, const BackendConfig& backend) {
-  const uint64_t servers =
-      backend.servers.size() + (backend.spawn ? spawnedInstances(*backend.spawn) : 0);
+  const uint64_t servers = backend.spawn ? backend.spawn->instances : backend.servers.size();
   if (backend.balance != Balance::IpHash ||
       backend.ip_hash.table_size >= kTableSlotsPerServer * servers) {
     return;
@@ -192,7 +191,14 @@ void readBackend(const Field& section, BackendConfig& backend) {
   const auto servers = section.find("servers");
   const bool servers_is_list = !servers || servers->node().IsSequence() || servers->node().IsNull();
   if (backend.servers.empty() && servers_is_list && !section.has("spawn")) {
-    section.errorAt("servers", "a backend needs servers, spawn, or both");
+    section.errorAt("servers", "a backend needs servers or spawn");
+  }
+  // A spawn backend's servers are its instances (app#0, app#1, ...); static servers beside them
+  // would be dropped without a word.
+  if (servers && section.has("spawn")) {
+    section.errorAt("spawn", "servers and spawn exclude each other: the servers of a spawn "
+                             "backend are its instances; put the other servers in a backend of "
+                             "their own");
   }
   warnUnusedSection(section, "sticky_cookie", Balance::StickyCookie, backend);
   warnUnusedSection(section, "ip_hash", Balance::IpHash, backend);

@@ -120,7 +120,10 @@ std::vector<BadConfig> badValues() {
       {"ABackendWithoutServersOrSpawn",
        "frontends: [{name: web, listen: \"127.0.0.1:8080\", backend: app}]\n"
        "backends: [{name: app}]\n",
-       "2:12", "backends[0].servers", "a backend needs servers, spawn, or both"},
+       "2:12", "backends[0].servers", "a backend needs servers or spawn"},
+      {"ServersAndSpawnTogether",
+       backendWith("    spawn: {command: [app], instances: 1, ports: 9100-9101}"), "5:12",
+       "backends[0].spawn", "servers and spawn exclude each other"},
       {"ASpawnWithoutCommand", backendWith("    spawn: {ports: 9100-9200}"), "5:12",
        "backends[0].spawn.command", "required key is missing"},
       {"TlsWithoutCertificates", frontendWith("    tls: {certificates: []}"), "6:25",

@@ -65,13 +65,6 @@ backends:
       - {address: web:8080}
       - {address: secure-app:8443, tls: {verify: false, ca_file: ca.pem, sni: app.internal}}
     resolve_interval: 10s
-    spawn:
-      command: [node, app.js]
-      instances: 3
-      ports: 9101-9199
-      cwd: examples/node-app
-      env: {NODE_ENV: production, WORKERS: 2}
-      stop_timeout: 20s
     health_check:
       type: http
       path: /ready
@@ -92,6 +85,14 @@ backends:
     balance: ip_hash
     ip_hash: {ipv4_prefix: 24, ipv6_prefix: 48, table_size: 1009}
     servers: [{address: "[::1]:7000"}]
+  - name: jobs
+    spawn:
+      command: [node, app.js]
+      instances: 3
+      ports: 9101-9199
+      cwd: examples/node-app
+      env: {NODE_ENV: production, WORKERS: 2}
+      stop_timeout: 20s
 )";
 
 Config loadValid(std::string_view yaml) {
@@ -179,15 +180,17 @@ TEST(LoaderTest, ReadsStickyCookieDurationsAndSizes) {
 
 TEST(LoaderTest, ReadsSpawnHealthCheckAndPassiveSections) {
   const BackendConfig app = loadValid(kFullConfig).backends.at(0);
-  ASSERT_TRUE(app.spawn);
-  EXPECT_EQ(app.spawn->command, (std::vector<std::string>{"node", "app.js"}));
-  EXPECT_EQ(app.spawn->instances, 3u);
-  EXPECT_EQ(app.spawn->port_first, 9101);
-  EXPECT_EQ(app.spawn->port_last, 9199);
-  EXPECT_EQ(app.spawn->cwd, "examples/node-app");
-  EXPECT_EQ(app.spawn->env,
+  const BackendConfig jobs = loadValid(kFullConfig).backends.at(2);
+  ASSERT_TRUE(jobs.spawn);
+  EXPECT_EQ(jobs.spawn->command, (std::vector<std::string>{"node", "app.js"}));
+  EXPECT_EQ(jobs.spawn->instances, 3u);
+  EXPECT_FALSE(jobs.spawn->instances_auto);
+  EXPECT_EQ(jobs.spawn->port_first, 9101);
+  EXPECT_EQ(jobs.spawn->port_last, 9199);
+  EXPECT_EQ(jobs.spawn->cwd, "examples/node-app");
+  EXPECT_EQ(jobs.spawn->env,
             (std::map<std::string, std::string>{{"NODE_ENV", "production"}, {"WORKERS", "2"}}));
-  EXPECT_EQ(app.spawn->stop_timeout, 20s);
+  EXPECT_EQ(jobs.spawn->stop_timeout, 20s);
   ASSERT_TRUE(app.health_check);
   EXPECT_EQ(app.health_check->type, HealthCheckType::Http);
   EXPECT_EQ(app.health_check->path, "/ready");
@@ -305,6 +308,7 @@ backends:
     sticky_cookie: {name: S}
     servers: [{address: "127.0.0.1:9001"}, {address: "127.0.0.1:9002"}]
     health_check: {type: tcp, path: /healthz}
+  - name: jobs
     spawn: {command: [app], instances: 1, ports: 9100-9101, env: {PORT: "80"}}
 )",
                            "corral.yaml");
@@ -316,10 +320,11 @@ backends:
   }
   EXPECT_EQ(keys, (std::vector<std::string>{
                       "frontends[1].backend",           // tls_passthrough routes instead
-                      "backends[0].ip_hash.table_size", // 101 slots for 3 servers
+                      "backends[0].ip_hash.table_size", // 101 slots for 2 servers
                       "backends[0].sticky_cookie",      // balance is not sticky_cookie
                       "backends[0].health_check.path",  // a tcp check sends no request
-                      "backends[0].spawn.env.PORT",     // corral sets PORT itself
+                      "backends[1].name",               // no frontend uses jobs
+                      "backends[1].spawn.env.PORT",     // corral sets PORT itself
                   }));
 }
 
@@ -369,6 +374,23 @@ backends:
                            "corral.yaml");
   ASSERT_TRUE(loaded) << loaded.error().at(0).toString();
   EXPECT_TRUE(loaded->warnings.empty()) << loaded->warnings.at(0).toString();
+}
+
+// `instances: auto` and a missing `instances` are one instance per core, resolved by the loader
+// so that the supervisor, the snapshot and the metrics count the same instances.
+TEST(LoaderTest, ResolvesAutoInstancesToOnePerCore) {
+  const uint32_t cores = std::max(1u, std::thread::hardware_concurrency());
+  for (std::string_view instances : {"instances: auto, ", ""}) {
+    const Config config = loadValid(fmt::format(
+        R"(
+frontends: [{{name: web, listen: "127.0.0.1:8080", backend: app}}]
+backends: [{{name: app, spawn: {{command: [app], {}ports: 9000-11000}}}}]
+)",
+        instances));
+    ASSERT_TRUE(config.backends.at(0).spawn) << instances;
+    EXPECT_EQ(config.backends[0].spawn->instances, cores) << instances;
+    EXPECT_TRUE(config.backends[0].spawn->instances_auto) << instances;
+  }
 }
 
 TEST(LoaderTest, FindsABackendByName) {
@@ -486,7 +508,7 @@ TEST_F(LoadFileTest, ResolvesRelativePathsAgainstTheConfigFolder) {
   EXPECT_EQ(config.frontends[0].tls->certificates[1].cert, "/etc/certs/other.pem");
   EXPECT_EQ(config.backends[0].sticky_cookie.secret_file, (folder / "cookie.key").string());
   EXPECT_EQ(config.backends[0].servers[2].tls->ca_file, (folder / "ca.pem").string());
-  EXPECT_EQ(config.backends[0].spawn->cwd, (folder / "examples/node-app").string());
+  EXPECT_EQ(config.backends[2].spawn->cwd, (folder / "examples/node-app").string());
 }
 
 TEST_F(LoadFileTest, NamesTheFileInEveryDiagnostic) {
