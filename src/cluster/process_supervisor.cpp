@@ -3,7 +3,6 @@
 #include <signal.h>
 
 #include <cassert>
-#include <thread>
 
 #include <fmt/format.h>
 #include <fmt/ranges.h>
@@ -11,17 +10,6 @@
 #include "corral/core/log.h"
 
 namespace corral::cluster {
-namespace {
-
-uint32_t instanceCount(const config::SpawnConfig& spawn) {
-  if (spawn.instances != 0) {
-    return spawn.instances;
-  }
-  return std::max(1u, std::thread::hardware_concurrency()); // 0 when it cannot tell
-}
-
-} // namespace
-
 std::string_view toString(InstanceState state) {
   switch (state) {
   case InstanceState::Starting: return "starting";
@@ -59,7 +47,10 @@ Result<std::unique_ptr<Supervisor>> makeSupervisor(event_base* base, SupervisorO
                 fmt::format("{}: instances are reached at a numeric address, got \"{}\"",
                             options.backend, options.host));
   }
-  const uint32_t needed = instanceCount(spawn) + 1; // one spare for rolling restarts
+  if (spawn.instances == 0) { // the loader resolves `auto` to a count
+    return fail(ErrorCode::BadConfig, fmt::format("{}: spawn.instances is 0", options.backend));
+  }
+  const uint32_t needed = spawn.instances + 1; // one spare for rolling restarts
   if (spawn.port_first == 0 || spawn.port_last < spawn.port_first ||
       uint32_t{spawn.port_last} - spawn.port_first + 1 < needed) {
     return fail(ErrorCode::BadConfig,
@@ -73,7 +64,7 @@ ProcessSupervisor::ProcessSupervisor(event_base* base, SupervisorOptions options
                                      SupervisorCallbacks callbacks)
     : base_(base), options_(std::move(options)), callbacks_(std::move(callbacks)),
       reaper_(ChildReaper::forBase(base)) {
-  const uint32_t count = instanceCount(options_.spawn);
+  const uint32_t count = options_.spawn.instances;
   slots_.reserve(count);
   for (uint32_t index = 0; index < count; ++index) {
     slots_.push_back(Slot{

@@ -9,7 +9,6 @@
 
 #include "cluster/child_process.h"
 #include "cluster/child_reaper.h"
-#include "cluster/connect_probe.h"
 #include "cluster/output_ring.h"
 #include "cluster/restart_backoff.h"
 #include "cluster/timer.h"
@@ -66,7 +65,6 @@ private:
     uint16_t port = 0;  // of the replacement
     std::unique_ptr<ChildProcess> replacement;
     std::unique_ptr<Timer> deadline;
-    std::unique_ptr<ConnectProbe> probe;
     pid_t old_pid = 0;  // the step ends when this process has been reaped
   };
 

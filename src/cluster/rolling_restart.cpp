@@ -42,6 +42,11 @@ Result<void> ProcessSupervisor::restart(std::function<void(Result<void>)> done) 
     return fail(ErrorCode::Unavailable,
                 fmt::format("{}: a rolling restart is already in progress", backend()));
   }
+  if (!callbacks_.wait_healthy) {
+    return fail(
+        ErrorCode::Unavailable,
+        fmt::format("{}: a rolling restart needs a readiness check (wait_healthy)", backend()));
+  }
   roll_ = std::make_unique<Roll>();
   roll_->done = std::move(done);
   log::cluster()->info("{}: rolling restart of {} instances", backend(), slots_.size());
@@ -101,12 +106,7 @@ void ProcessSupervisor::waitUntilHealthy(const SocketAddress& address, uint64_t 
       (*self)->onReplacementHealth(step, healthy);
     }
   };
-  if (callbacks_.wait_healthy) {
-    callbacks_.wait_healthy(address, std::move(report));
-    return;
-  }
-  roll_->probe = std::make_unique<ConnectProbe>(base_, address, options_.probe_interval,
-                                                [report] { report(true); });
+  callbacks_.wait_healthy(address, std::move(report)); // restart() checked that there is one
 }
 
 void ProcessSupervisor::onReplacementHealth(uint64_t step, bool healthy) {
@@ -128,7 +128,6 @@ void ProcessSupervisor::onReplacementHealth(uint64_t step, bool healthy) {
 void ProcessSupervisor::switchToReplacement() {
   Slot& slot = slots_[roll_->slot];
   roll_->deadline.reset();
-  roll_->probe.reset();
   slot.respawn->cancel(); // the old process may have crashed meanwhile
   std::unique_ptr<ChildProcess> old = std::move(slot.process);
   const uint16_t old_port = slot.port;
@@ -190,7 +189,6 @@ void ProcessSupervisor::onReplacementExit(const ExitStatus& exit) {
                        roll_->replacement->pid(), exit.describe(),
                        slot.process ? slot.process->pid() : 0);
   roll_->replacement.reset();
-  roll_->probe.reset();
   roll_->deadline.reset();
   finishRoll(fail(ErrorCode::Unavailable,
                   fmt::format("{}: replacement {} before it was healthy", slot.name,
@@ -206,7 +204,6 @@ void ProcessSupervisor::giveUpReplacement(const std::string& reason) {
                        "restart",
                        slot.name, roll_->replacement->pid(), roll_->port, reason,
                        slot.process ? slot.process->pid() : 0);
-  roll_->probe.reset();
   roll_->deadline.reset();
   Retired& retired = retired_.emplace_back(Retired{.slot = slot.index, .port = roll_->port,
                                                    .process = std::move(roll_->replacement)});

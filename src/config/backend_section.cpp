@@ -1,4 +1,11 @@
+#include <algorithm>
+#include <cctype>
+#include <optional>
+#include <string_view>
+
 #include <fmt/format.h>
+
+#include "corral/core/address.h"
 
 #include "config/sections.h"
 
@@ -45,6 +52,51 @@ void readServerName(const Field& field, std::string& out) {
   out = std::move(name);
 }
 
+bool isLabelChar(char c) {
+  // '_' is not in RFC 1123, but resolvers pass it and docker-compose service names use it.
+  return std::isalnum(static_cast<unsigned char>(c)) != 0 || c == '-' || c == '_';
+}
+
+bool isAllDigits(std::string_view text) {
+  return std::all_of(text.begin(), text.end(),
+                     [](char c) { return std::isdigit(static_cast<unsigned char>(c)) != 0; });
+}
+
+// A host that is not a numeric address is resolved through DNS, so it must be a name DNS can
+// hold (RFC 1123 §2.1: labels of at most 63 letters, digits and hyphens, 253 bytes in all). Its
+// last label is never all digits (RFC 3696 §2), which tells a mistyped IPv4 address such as
+// 256.256.256.256 from a name. Returns why the host is not valid, or nothing.
+std::optional<std::string> checkHostName(std::string_view host) {
+  if (SocketAddress::fromHostPort(HostPort{.host = std::string(host)})) {
+    return std::nullopt;
+  }
+  if (host.ends_with('.')) {
+    host.remove_suffix(1); // a fully qualified name: "web.example.com."
+  }
+  const size_t last_dot = host.rfind('.');
+  const std::string_view last_label =
+      last_dot == std::string_view::npos ? host : host.substr(last_dot + 1);
+  if (isAllDigits(last_label)) {
+    return fmt::format("\"{}\" is not a valid IPv4 address (four numbers from 0 to 255), and a "
+                       "DNS name cannot end in a number",
+                       host);
+  }
+  bool labels_ok = host.size() <= 253;
+  for (size_t start = 0; labels_ok && start <= host.size();) {
+    const size_t dot = std::min(host.find('.', start), host.size());
+    const std::string_view label = host.substr(start, dot - start);
+    labels_ok = !label.empty() && label.size() <= 63 && !label.starts_with('-') &&
+                !label.ends_with('-') && std::all_of(label.begin(), label.end(), isLabelChar);
+    start = dot + 1;
+  }
+  if (!labels_ok) {
+    return fmt::format("\"{}\" is neither a numeric IP address nor a DNS name (dot-separated "
+                       "labels of letters, digits and '-', each at most 63 long)",
+                       host);
+  }
+  return std::nullopt;
+}
+
 void readServerAddress(const Field& field, HostPort& out) {
   HostPort address;
   if (!field.read(address)) {
@@ -52,6 +104,10 @@ void readServerAddress(const Field& field, HostPort& out) {
   }
   if (address.port == 0) {
     field.error("a server's port must be from 1 to 65535");
+    return;
+  }
+  if (const auto why = checkHostName(address.host)) {
+    field.error(*why);
     return;
   }
   out = std::move(address);
@@ -114,8 +170,7 @@ void warnUnusedSection(const Field& section, std::string_view key, Balance mode,
 }
 
 void checkTableSize(const Field& section, const BackendConfig& backend) {
-  const uint64_t servers =
-      backend.servers.size() + (backend.spawn ? spawnedInstances(*backend.spawn) : 0);
+  const uint64_t servers = backend.spawn ? backend.spawn->instances : backend.servers.size();
   if (backend.balance != Balance::IpHash ||
       backend.ip_hash.table_size >= kTableSlotsPerServer * servers) {
     return;
@@ -136,7 +191,14 @@ void readBackend(const Field& section, BackendConfig& backend) {
   const auto servers = section.find("servers");
   const bool servers_is_list = !servers || servers->node().IsSequence() || servers->node().IsNull();
   if (backend.servers.empty() && servers_is_list && !section.has("spawn")) {
-    section.errorAt("servers", "a backend needs servers, spawn, or both");
+    section.errorAt("servers", "a backend needs servers or spawn");
+  }
+  // A spawn backend's servers are its instances (app#0, app#1, ...); static servers beside them
+  // would be dropped without a word.
+  if (servers && section.has("spawn")) {
+    section.errorAt("spawn", "servers and spawn exclude each other: the servers of a spawn "
+                             "backend are its instances; put the other servers in a backend of "
+                             "their own");
   }
   warnUnusedSection(section, "sticky_cookie", Balance::StickyCookie, backend);
   warnUnusedSection(section, "ip_hash", Balance::IpHash, backend);

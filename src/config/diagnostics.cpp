@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include <fmt/format.h>
+
 namespace corral::config {
 
 void Diagnostics::error(const YAML::Mark& mark, std::string key, std::string message) {
@@ -37,14 +39,34 @@ std::vector<Diagnostic> Diagnostics::take() {
   return std::exchange(diagnostics_, {});
 }
 
+namespace {
+
+// A message quotes the value it is about, and a value can be megabytes long: keep the first
+// kMaxLength bytes (whole UTF-8 characters) and say how much was left out.
+std::string shorten(std::string text) {
+  constexpr size_t kMaxLength = 1000;
+  if (text.size() <= kMaxLength) {
+    return text;
+  }
+  size_t cut = kMaxLength;
+  while (cut > 0 && (static_cast<unsigned char>(text[cut]) & 0xc0) == 0x80) {
+    --cut; // not inside a multi-byte character
+  }
+  const size_t left_out = text.size() - cut;
+  text.resize(cut);
+  return text + fmt::format("... ({} more bytes)", left_out);
+}
+
+} // namespace
+
 // yaml-cpp counts from 0 and uses -1 for "no position" (an empty document, for instance).
 void Diagnostics::add(const YAML::Mark& mark, std::string key, std::string message, bool warning) {
   const bool known = !mark.is_null();
   diagnostics_.push_back(Diagnostic{.file = file_,
                                     .line = known ? mark.line + 1 : 0,
                                     .column = known ? mark.column + 1 : 0,
-                                    .key = std::move(key),
-                                    .message = std::move(message),
+                                    .key = shorten(std::move(key)),
+                                    .message = shorten(std::move(message)),
                                     .warning = warning});
 }
 

@@ -4,6 +4,7 @@
 #include <fstream>
 #include <sstream>
 #include <system_error>
+#include <vector>
 
 #include <fmt/format.h>
 #include <yaml-cpp/depthguard.h>
@@ -20,9 +21,17 @@ namespace {
 using LoadResult = std::expected<Loaded, std::vector<Diagnostic>>;
 
 // yaml-cpp reports malformed YAML by throwing; this is the one place that calls its parser.
+// A file holds one document. yaml-cpp's Load would read the first and drop the rest without a word,
+// so every document is read and a second one is an error where it starts.
 std::optional<YAML::Node> parseYaml(std::string_view yaml, Diagnostics& diagnostics) {
   try {
-    return YAML::Load(std::string(yaml));
+    std::vector<YAML::Node> documents = YAML::LoadAll(std::string(yaml));
+    if (documents.size() > 1) {
+      diagnostics.error(documents[1].Mark(), "",
+                        "a second YAML document; corral reads one document per file");
+      return std::nullopt;
+    }
+    return documents.empty() ? YAML::Node() : documents[0];
   } catch (const YAML::DeepRecursion& e) {
     // yaml-cpp's own message for this is "bad file".
     diagnostics.error(e.mark, "", fmt::format("nested more than {} levels deep", e.depth() - 1));

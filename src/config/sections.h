@@ -30,7 +30,4 @@ void readSpawn(const Field& section, std::optional<SpawnConfig>& spawn);
 void readHealthCheck(const Field& section, std::optional<HealthCheckConfig>& health_check);
 void readPassive(const Field& section, PassiveConfig& passive);
 
-/// How many instances `spawn` starts: `instances`, or one per core for auto.
-uint32_t spawnedInstances(const SpawnConfig& spawn);
-
 } // namespace corral::config

@@ -1,3 +1,4 @@
+#include <algorithm>
 #include <thread>
 
 #include <fmt/format.h>
@@ -61,24 +62,26 @@ void checkPortsFit(const Field& section, const SpawnConfig& spawn) {
     return; // missing or unreadable: already reported
   }
   const uint32_t available = uint32_t{spawn.port_last} - spawn.port_first + 1;
-  const uint32_t instances = spawnedInstances(spawn);
-  if (available < instances + 1) {
-    section.errorAt(
-        "ports", fmt::format("{}-{} holds {} ports; {} instances{} need {} (one spare for "
-                             "rolling restarts)",
-                             spawn.port_first, spawn.port_last, available, instances,
-                             spawn.instances == 0 ? " (auto: one per core)" : "", instances + 1));
+  if (available < spawn.instances + 1) {
+    section.errorAt("ports",
+                    fmt::format("{}-{} holds {} ports; {} instances{} need {} (one spare for "
+                                "rolling restarts)",
+                                spawn.port_first, spawn.port_last, available, spawn.instances,
+                                spawn.instances_auto ? " (auto: one per core)" : "",
+                                spawn.instances + 1));
+  }
+}
+
+// `instances: auto`, or no `instances` key: one per core. Resolved here, once, so the supervisor,
+// the snapshot and the metrics all count the same instances.
+void resolveAutoInstances(SpawnConfig& spawn) {
+  if (spawn.instances == 0) {
+    spawn.instances = std::max(1u, std::thread::hardware_concurrency()); // 0 when it cannot tell
+    spawn.instances_auto = true;
   }
 }
 
 } // namespace
-
-uint32_t spawnedInstances(const SpawnConfig& spawn) {
-  if (spawn.instances != 0) {
-    return spawn.instances;
-  }
-  return std::max(1u, std::thread::hardware_concurrency()); // 0 when it cannot tell
-}
 
 void readSpawn(const Field& section, std::optional<SpawnConfig>& out) {
   SpawnConfig spawn;
@@ -87,6 +90,7 @@ void readSpawn(const Field& section, std::optional<SpawnConfig>& out) {
   }
   section.require("command");
   section.require("ports");
+  resolveAutoInstances(spawn);
   checkPortsFit(section, spawn);
   out = std::move(spawn);
 }

@@ -1,5 +1,6 @@
 #include "config/validate.h"
 
+#include <algorithm>
 #include <map>
 #include <set>
 
@@ -147,6 +148,49 @@ void checkUnusedBackends(const Config& config, Diagnostics& diagnostics) {
   }
 }
 
+// A client that picks h2 sends binary frames where sticky_cookie waits for an HTTP/1 request head
+// with its Cookie header, so it can never be kept on its server.
+void checkAlpnForStickyCookie(const Config& config, Diagnostics& diagnostics) {
+  for (size_t f = 0; f < config.frontends.size(); ++f) {
+    const FrontendConfig& frontend = config.frontends[f];
+    const BackendConfig* backend = config.findBackend(frontend.backend);
+    if (!frontend.tls || backend == nullptr || backend->balance != Balance::StickyCookie) {
+      continue;
+    }
+    const auto& alpn = frontend.tls->alpn;
+    const auto h2 = std::find(alpn.begin(), alpn.end(), "h2");
+    if (h2 != alpn.end()) {
+      diagnostics.warnAt(fmt::format("frontends[{}].tls.alpn[{}]", f, h2 - alpn.begin()),
+                         fmt::format("offers h2, but backend \"{}\" balances by sticky_cookie, "
+                                     "which reads HTTP/1 requests only: a client that picks h2 "
+                                     "cannot be kept on its server; offer http/1.1 only",
+                                     backend->name));
+    }
+  }
+}
+
+// The http check speaks plain HTTP; a server that corral reaches over TLS answers it with a TLS
+// alert or not at all, so the check fails and the server never comes up.
+void checkHttpCheckOverTls(const Config& config, Diagnostics& diagnostics) {
+  for (size_t b = 0; b < config.backends.size(); ++b) {
+    const BackendConfig& backend = config.backends[b];
+    if (!backend.health_check || backend.health_check->type != HealthCheckType::Http) {
+      continue;
+    }
+    const auto& servers = backend.servers;
+    const auto tls = std::find_if(servers.begin(), servers.end(), [](const ServerConfig& server) {
+      return server.tls.has_value();
+    });
+    if (tls != servers.end()) {
+      diagnostics.warnAt(fmt::format("backends[{}].health_check.type", b),
+                         fmt::format("an http check speaks plain HTTP, but servers[{}] is reached "
+                                     "over TLS: its checks will fail and it will stay down; use "
+                                     "type: tcp",
+                                     tls - servers.begin()));
+    }
+  }
+}
+
 } // namespace
 
 void validate(const Config& config, Diagnostics& diagnostics) {
@@ -158,6 +202,8 @@ void validate(const Config& config, Diagnostics& diagnostics) {
   checkListenAddresses(config, diagnostics);
   checkSpawnPorts(config, diagnostics);
   checkUnusedBackends(config, diagnostics);
+  checkAlpnForStickyCookie(config, diagnostics);
+  checkHttpCheckOverTls(config, diagnostics);
 }
 
 } // namespace corral::config

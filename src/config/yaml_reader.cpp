@@ -401,38 +401,55 @@ bool Field::readName(std::string& out) const {
   return true;
 }
 
+// Optimal string alignment keeps three rows of the table (the transposition looks two back), each
+// as long as the shorter word: memory is O(min(|a|, |b|)) whatever the input.
 size_t editDistance(std::string_view a, std::string_view b) {
+  if (a.size() < b.size()) {
+    std::swap(a, b); // b, the columns, is the shorter
+  }
   auto same = [](char x, char y) {
     return std::tolower(static_cast<unsigned char>(x)) ==
            std::tolower(static_cast<unsigned char>(y));
   };
-  // d[i][j]: distance between the first i characters of a and the first j of b.
-  std::vector<std::vector<size_t>> d(a.size() + 1, std::vector<size_t>(b.size() + 1));
-  for (size_t i = 0; i <= a.size(); ++i) {
-    for (size_t j = 0; j <= b.size(); ++j) {
-      if (i == 0 || j == 0) {
-        d[i][j] = i + j;
-        continue;
-      }
-      d[i][j] = std::min(
-          {d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + (same(a[i - 1], b[j - 1]) ? 0 : 1)});
+  // row[j]: distance between the first i characters of a and the first j of b; before and
+  // before_that hold rows i - 1 and i - 2.
+  std::vector<size_t> before_that(b.size() + 1), before(b.size() + 1), row(b.size() + 1);
+  for (size_t j = 0; j <= b.size(); ++j) {
+    before[j] = j;
+  }
+  for (size_t i = 1; i <= a.size(); ++i) {
+    row[0] = i;
+    for (size_t j = 1; j <= b.size(); ++j) {
+      row[j] = std::min(
+          {before[j] + 1, row[j - 1] + 1, before[j - 1] + (same(a[i - 1], b[j - 1]) ? 0 : 1)});
       if (i > 1 && j > 1 && same(a[i - 1], b[j - 2]) && same(a[i - 2], b[j - 1])) {
-        d[i][j] = std::min(d[i][j], d[i - 2][j - 2] + 1); // "listne" is one slip from "listen"
+        row[j] = std::min(row[j], before_that[j - 2] + 1); // "listne" is one slip from "listen"
       }
     }
+    std::swap(before_that, before);
+    std::swap(before, row);
   }
-  return d[a.size()][b.size()];
+  return before[b.size()];
 }
 
 // Close enough means about one slip per three letters: "intervall" finds "interval", while
-// "name" does not turn into "path", nor "v3" into "v1".
+// "name" does not turn into "path", nor "v3" into "v1". Known words are short, so a long word is
+// no typo of one; skipping it keeps a 10 MB value from costing seconds (issue 13).
 std::optional<std::string_view> closestWord(std::string_view word,
                                             std::span<const std::string_view> known) {
+  if (word.size() > kMaxSuggestedWordLength) {
+    return std::nullopt;
+  }
   std::optional<std::string_view> best;
   size_t best_distance = 0;
   for (std::string_view candidate : known) {
-    const size_t distance = editDistance(word, candidate);
     const size_t limit = std::min(word.size(), candidate.size()) / 3;
+    const size_t length_gap =
+        std::max(word.size(), candidate.size()) - std::min(word.size(), candidate.size());
+    if (length_gap > limit) {
+      continue; // the distance is at least the difference in length
+    }
+    const size_t distance = editDistance(word, candidate);
     if (distance <= limit && (!best || distance < best_distance)) {
       best = candidate;
       best_distance = distance;

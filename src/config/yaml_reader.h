@@ -127,6 +127,9 @@ bool readSection(const Field& section, T& out, const KeyRule<T> (&rules)[N]) {
 /// Edit distance with adjacent transpositions (optimal string alignment), case-insensitive.
 size_t editDistance(std::string_view a, std::string_view b);
 
+/// Longer words get no "did you mean": every key and choice is far shorter.
+constexpr size_t kMaxSuggestedWordLength = 64;
+
 /// The known word closest to `word`, when it is close enough to be a likely typo.
 std::optional<std::string_view> closestWord(std::string_view word,
                                             std::span<const std::string_view> known);

@@ -7,6 +7,7 @@
 #include "corral/balance/client_key.h"
 #include "corral/control/control_plane.h"
 #include "corral/core/log.h"
+#include "corral/runtime/placement.h"
 
 #ifndef CORRAL_VERSION
 #define CORRAL_VERSION "0.0.0"
@@ -145,6 +146,7 @@ Result<void> ControlPlane::serverAction(std::string_view backend, std::string_vi
   case admin::ServerAction::Enable:
     if (stats.admin.exchange(runtime::AdminState::Enabled) != runtime::AdminState::Enabled) {
       stats.up_since_ms.store(runtime::steadyMs()); // slow start applies after enable too
+      refreshMaglev(std::string(backend));          // its ramp starts now, not at the next tick
     }
     break;
   }
@@ -215,33 +217,19 @@ Result<admin::RouteAnswer> ControlPlane::route(std::string_view backend_name,
              : "cookie is not valid (forged, expired or another backend's); ";
   }
   std::vector<balance::Candidate> candidates;
-  std::vector<balance::MaglevServer> maglev;
-  for (const runtime::Server& server : backend->servers) {
-    const bool usable = server.stats->acceptsNew(now);
-    const uint32_t weight = server.effectiveWeight(backend->config->slow_start, now);
-    candidates.push_back({.weight = weight, .active = server.stats->active.load(), .eligible = usable});
-    maglev.push_back({.name = server.name, .weight = weight}); // as the workers' table
-  }
-  std::unique_ptr<balance::Balancer> balancer;
+  runtime::fillCandidates(*backend, {}, now, candidates); // as a worker does for a new client
+  auto balancer = runtime::makeBalancer(*backend, maglevInUse(*backend));
   uint64_t key = 0;
   switch (backend->placement()) {
-  case config::Balance::IpHash: {
-    auto table = balance::MaglevTable::create(maglev, backend->config->ip_hash.table_size);
-    if (!table) {
-      return std::unexpected(table.error());
-    }
-    balancer = balance::makeIpHash(std::move(*table));
+  case config::Balance::IpHash:
     key = balance::clientKey(*client, backend->config->ip_hash.ipv4_prefix,
                              backend->config->ip_hash.ipv6_prefix);
     why += "ip_hash: the Maglev table maps this client's address to it";
     break;
-  }
   case config::Balance::LeastConnections:
-    balancer = balance::makeLeastConnections(candidates.size());
     why += "least_connections: fewest active connections for its weight";
     break;
   default:
-    balancer = balance::makeRoundRobin(candidates.size());
     why += "round_robin: each worker rotates on its own; this is the first in the rotation";
   }
   const auto pick = balancer->pick(candidates, key);

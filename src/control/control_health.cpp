@@ -3,6 +3,8 @@
 
 #include "corral/control/control_plane.h"
 #include "corral/core/log.h"
+#include "corral/runtime/placement.h"
+
 #include "health_result.h"
 
 namespace corral::control {
@@ -45,6 +47,7 @@ void ControlPlane::onHealthChanged(const health::CheckTarget& target,
     stats.up_since_ms.store(runtime::steadyMs());
     stats.ejected_until_ms.store(0); // an active check has seen it serve again
     stats.health.store(runtime::Health::Up);
+    refreshMaglev(target.backend); // a slow-start ramp begins now, not at the next tick
   } else if (to == health::HealthState::State::Down) {
     stats.health.store(runtime::Health::Down);
   }
@@ -54,26 +57,30 @@ void ControlPlane::onHealthChanged(const health::CheckTarget& target,
 }
 
 // Rebuilds the table with every server's effective weight (a `ctl weight` override, a slow-start
-// ramp). Health and drain are not in the table: pick() skips servers that cannot take clients.
+// ramp), as Snapshot::build does (runtime/placement.h). Health and drain are not in the table:
+// pick() skips servers that cannot take clients.
 void ControlPlane::refreshMaglev(const std::string& backend_name) {
   const runtime::SnapshotPtr snapshot = current();
   const runtime::Backend* backend = snapshot->findBackend(backend_name);
   if (backend == nullptr || backend->placement() != config::Balance::IpHash) {
     return;
   }
-  const int64_t now = runtime::steadyMs();
-  std::vector<balance::MaglevServer> servers;
-  for (const runtime::Server& server : backend->servers) {
-    servers.push_back(
-        {.name = server.name, .weight = server.effectiveWeight(backend->config->slow_start, now)});
-  }
-  auto table = balance::MaglevTable::create(servers, backend->config->ip_hash.table_size);
+  auto table = runtime::buildMaglevTable(*backend, runtime::steadyMs());
   if (!table) {
     log::balance()->error("backend {}: {}", backend_name, table.error().message);
     return;
   }
+  posted_maglev_.insert_or_assign(backend_name, *table); // what `ctl route` answers with
   proxy_->publishMaglev(snapshot.get(), static_cast<size_t>(backend - snapshot->backends.data()),
                         std::move(*table));
+}
+
+// The table the workers route `backend` with: the last one posted since the snapshot was
+// published, else the snapshot's own.
+std::shared_ptr<const balance::MaglevTable>
+ControlPlane::maglevInUse(const runtime::Backend& backend) const {
+  const auto posted = posted_maglev_.find(backend.config->name);
+  return posted != posted_maglev_.end() ? posted->second : backend.maglev;
 }
 
 // While a server ramps up (slow start) or sits out an ejection, its ip_hash share changes with

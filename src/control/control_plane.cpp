@@ -140,6 +140,9 @@ Result<void> ControlPlane::publish(runtime::SnapshotPtr next) {
     std::lock_guard lock(snapshot_mutex_);
     snapshot_ = std::move(next);
   }
+  // The new snapshot's tables were built from the effective weights of now (Snapshot::build);
+  // the workers drop the tables posted for the old one.
+  posted_maglev_.clear();
   updateHealthTargets();
   return {};
 }

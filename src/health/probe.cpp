@@ -7,7 +7,7 @@
 #include <event2/buffer.h>
 #include <fmt/format.h>
 
-#include "health/status_line.h"
+#include "corral/protocol/status_line.h"
 
 namespace corral::health {
 namespace {
@@ -86,17 +86,17 @@ void Probe::onConnected() {
   }
   const std::string request = requestFor(check_, address_);
   bufferevent_write(connection_, request.data(), request.size());
-  // The status line fits in kMaxStatusLine; reading stops there, whatever the server sends.
-  bufferevent_setwatermark(connection_, EV_READ, 0, kMaxStatusLine);
+  // The status line fits in kMaxStatusLine bytes; reading stops there, whatever the server sends.
+  bufferevent_setwatermark(connection_, EV_READ, 0, protocol::kMaxStatusLine);
   bufferevent_enable(connection_, EV_READ);
 }
 
 void Probe::onResponseBytes() {
   evbuffer* input = bufferevent_get_input(connection_);
-  const size_t length = std::min(evbuffer_get_length(input), kMaxStatusLine);
+  const size_t length = std::min(evbuffer_get_length(input), protocol::kMaxStatusLine);
   const auto* bytes =
       reinterpret_cast<const char*>(evbuffer_pullup(input, static_cast<ev_ssize_t>(length)));
-  const auto status = parseStatusLine(std::string_view(bytes, length));
+  const auto status = protocol::parseStatusLine(std::string_view(bytes, length));
   if (status.needsMore()) {
     return;
   }

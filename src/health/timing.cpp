@@ -5,7 +5,6 @@
 namespace corral::health {
 
 namespace {
-constexpr double kSlowStartFloor = 0.1; // DESIGN.md: "from ~10% to 100%"
 constexpr std::chrono::milliseconds kFirstCheckWindow{100};
 } // namespace
 
@@ -20,18 +19,6 @@ std::chrono::microseconds firstDelay(std::chrono::milliseconds interval, uint64_
   const std::chrono::microseconds window = std::min(interval, kFirstCheckWindow);
   return std::chrono::microseconds(
       static_cast<int64_t>(random % (static_cast<uint64_t>(window.count()) + 1)));
-}
-
-double slowStartFactor(std::chrono::nanoseconds elapsed, std::chrono::nanoseconds slow_start) {
-  if (slow_start.count() <= 0 || elapsed >= slow_start) {
-    return 1.0;
-  }
-  if (elapsed.count() <= 0) {
-    return kSlowStartFloor;
-  }
-  const double progress =
-      static_cast<double>(elapsed.count()) / static_cast<double>(slow_start.count());
-  return kSlowStartFloor + (1.0 - kSlowStartFloor) * progress;
 }
 
 } // namespace corral::health

@@ -1,7 +1,6 @@
 #include "corral/metrics/control_metrics.h"
 
 #include <algorithm>
-#include <thread>
 
 #include <fmt/format.h>
 #include <prometheus/gauge.h>
@@ -25,9 +24,7 @@ std::vector<std::string> instanceNames(const config::BackendConfig& backend) {
   if (!backend.spawn) {
     return {};
   }
-  const uint32_t instances = backend.spawn->instances > 0
-                                 ? backend.spawn->instances
-                                 : std::max(1u, std::thread::hardware_concurrency());
+  const uint32_t instances = backend.spawn->instances; // `auto` is resolved by the loader
   std::vector<std::string> names;
   for (uint32_t i = 0; i < instances; ++i) {
     names.push_back(fmt::format("{}#{}", backend.name, i));

@@ -57,11 +57,12 @@ private:
 struct Handshake {
   Progress progress = Progress::NeedMore;
   std::string error;
+  ParseError code = ParseError::None;
   std::string body; // the ClientHello body, without its 4-byte handshake header
 };
 
-Handshake badHandshake(std::string message) {
-  return Handshake{.progress = Progress::Bad, .error = std::move(message)};
+Handshake badHandshake(std::string message, ParseError code = ParseError::Malformed) {
+  return Handshake{.progress = Progress::Bad, .error = std::move(message), .code = code};
 }
 
 // Checks a record header as far as it has arrived, so that non-TLS bytes fail on the first read.
@@ -99,7 +100,8 @@ Handshake reassembleHandshake(std::string_view bytes) {
         return badHandshake("the first handshake message is not a ClientHello");
       }
       if (body_length > kMaxClientHelloSize) {
-        return badHandshake(fmt::format("ClientHello of {} bytes is too large", body_length));
+        return badHandshake(fmt::format("ClientHello of {} bytes is too large", body_length),
+                            ParseError::TooLong);
       }
       if (message.size() >= 4 + body_length) {
         return Handshake{.progress = Progress::Done, .body = message.substr(4, body_length)};
@@ -210,7 +212,7 @@ Parsed<ClientHello> parseClientHello(std::string_view bytes) {
   case Progress::NeedMore:
     return Parsed<ClientHello>::needMore();
   case Progress::Bad:
-    return Parsed<ClientHello>::bad(std::move(handshake.error));
+    return Parsed<ClientHello>::bad(std::move(handshake.error), handshake.code);
   case Progress::Done:
     break;
   }

@@ -66,8 +66,8 @@ bool hasOnlyCrlfOrLfLineEnds(std::string_view head) {
   return head.ends_with('\n');
 }
 
-HeadScan bad(std::string message) {
-  return HeadScan{.progress = Progress::Bad, .error = std::move(message)};
+HeadScan bad(std::string message, ParseError code = ParseError::Malformed) {
+  return HeadScan{.progress = Progress::Bad, .error = std::move(message), .code = code};
 }
 
 // The head has not ended within the bytes given: an error, a head too long, or more to come.
@@ -80,7 +80,7 @@ HeadScan incompleteHead(const http_parser& parser, size_t window_size, size_t ma
     return bad(fmt::format("HTTP/{} is not HTTP/1.x", parser.http_major));
   }
   if (window_size == max_head_size) {
-    return bad(fmt::format("head longer than {} bytes", max_head_size));
+    return bad(fmt::format("head longer than {} bytes", max_head_size), ParseError::TooLong);
   }
   return HeadScan{};
 }

@@ -23,6 +23,7 @@ namespace corral::protocol::detail {
 struct HeadScan {
   Progress progress = Progress::NeedMore;
   std::string error;             // when Bad
+  ParseError code = ParseError::None; // when Bad
   size_t size = 0;               // bytes of the head, blank line included, when Done
   int status = 0;                // responses only
   std::vector<std::string_view> values; // values of the headers named `collect`, in order

@@ -10,7 +10,7 @@ Parsed<RequestHead> parseRequestHead(std::string_view bytes, size_t max_head_siz
   case Progress::NeedMore:
     return Parsed<RequestHead>::needMore();
   case Progress::Bad:
-    return Parsed<RequestHead>::bad(std::move(scan.error));
+    return Parsed<RequestHead>::bad(std::move(scan.error), scan.code);
   case Progress::Done:
     break;
   }

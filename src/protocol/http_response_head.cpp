@@ -29,7 +29,7 @@ Parsed<ResponseHead> insertSetCookie(std::string_view bytes, std::string_view se
   case Progress::NeedMore:
     return Parsed<ResponseHead>::needMore();
   case Progress::Bad:
-    return Parsed<ResponseHead>::bad(std::move(scan.error));
+    return Parsed<ResponseHead>::bad(std::move(scan.error), scan.code);
   case Progress::Done:
     break;
   }

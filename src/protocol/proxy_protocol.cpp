@@ -110,12 +110,34 @@ Parsed<ProxyHeader> parseV1Line(std::string_view line, size_t consumed) {
   return Parsed<ProxyHeader>::done(std::move(header));
 }
 
+// Spec §2.1: the line is printable US-ASCII ending in CRLF. Anything else is rejected here, before
+// inet_pton sees it: inet_pton reads a C string, so "10.1.2.3\0junk" would read as 10.1.2.3.
+// Returns the offset of the first byte that cannot be part of the line, or npos.
+size_t findForbiddenByte(std::string_view window) {
+  for (size_t i = 0; i < window.size(); ++i) {
+    const auto c = static_cast<unsigned char>(window[i]);
+    if (c == '\n') {
+      return std::string_view::npos; // the end of the line; parseV1 checks the CR before it
+    }
+    const bool last_before_newline = i + 1 == window.size() || window[i + 1] == '\n';
+    if ((c < 0x20 || c > 0x7e) && !(c == '\r' && last_before_newline)) {
+      return i;
+    }
+  }
+  return std::string_view::npos;
+}
+
 Parsed<ProxyHeader> parseV1(std::string_view bytes) {
   const std::string_view window = bytes.substr(0, kV1MaxLength);
+  if (const size_t bad = findForbiddenByte(window); bad != std::string_view::npos) {
+    return Parsed<ProxyHeader>::bad(
+        fmt::format("PROXY v1: byte 0x{:02x} at offset {} is not printable ASCII",
+                    static_cast<unsigned char>(window[bad]), bad));
+  }
   const size_t newline = window.find('\n');
   if (newline == std::string_view::npos) {
     if (window.size() == kV1MaxLength) {
-      return Parsed<ProxyHeader>::bad("PROXY v1: no CRLF within 107 bytes");
+      return Parsed<ProxyHeader>::tooLong("PROXY v1: no CRLF within 107 bytes");
     }
     return Parsed<ProxyHeader>::needMore();
   }

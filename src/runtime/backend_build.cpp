@@ -8,6 +8,7 @@
 #include <openssl/rand.h>
 
 #include "corral/core/log.h"
+#include "corral/runtime/placement.h"
 
 namespace corral::runtime {
 namespace {
@@ -44,11 +45,9 @@ Result<void> buildMaglev(Backend& backend) {
   if (backend.placement() != config::Balance::IpHash) {
     return {};
   }
-  std::vector<balance::MaglevServer> servers;
-  for (const Server& server : backend.servers) {
-    servers.push_back({.name = server.name, .weight = server.weight});
-  }
-  auto table = balance::MaglevTable::create(servers, backend.config->ip_hash.table_size);
+  // Effective weights, as the control plane's rebuilds use: a reload keeps a `ctl weight` override
+  // and a slow-start ramp, whose state the new servers carry over.
+  auto table = buildMaglevTable(backend, steadyMs());
   if (!table) {
     return std::unexpected(table.error());
   }

@@ -5,7 +5,8 @@
 
 namespace corral::runtime {
 
-/// Builds backend.maglev when the backend places clients by ip_hash.
+/// Builds backend.maglev when the backend places clients by ip_hash, from the servers' effective
+/// weights now (runtime/placement.h).
 Result<void> buildMaglev(Backend& backend);
 
 /// Builds backend.cookie_signer for sticky_cookie backends. The key is the first line of

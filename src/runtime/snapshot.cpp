@@ -67,8 +67,7 @@ const Server* findServer(const Snapshot* snapshot, std::string_view backend,
 std::vector<config::ServerConfig> spawnedServers(const config::BackendConfig& backend,
                                                  const Snapshot::Spawned& spawned) {
   const config::SpawnConfig& spawn = *backend.spawn;
-  const uint32_t instances =
-      spawn.instances > 0 ? spawn.instances : std::max(1u, std::thread::hardware_concurrency());
+  const uint32_t instances = spawn.instances; // `auto` is resolved by the loader
   const auto known = spawned.find(backend.name);
   std::vector<config::ServerConfig> servers;
   for (uint32_t slot = 0; slot < instances; ++slot) {

@@ -13,6 +13,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const std::string_view bytes(reinterpret_cast<const char*>(data), size);
   const auto header = parseProxyHeader(bytes);
   FUZZ_CHECK(header.isBad() == !header.error.empty());
+  FUZZ_CHECK(header.isBad() == (header.code != ParseError::None));
   if (!header.isDone()) {
     return 0;
   }

@@ -76,7 +76,6 @@ struct SupervisorOptions {
   Duration backoff_max = 30s;
   Duration stable_after = 10s;      // an instance that ran this long resets its backoff
   Duration healthy_deadline = 30s;  // a rolling replacement that is not healthy by then is dropped
-  Duration probe_interval = 100ms;  // retry period of the default connect probe
   size_t output_lines = 500;        // kept per slot for `ctl logs`
   size_t max_line_length = 16 * 1024;
 };
@@ -91,7 +90,7 @@ struct SupervisorCallbacks {
   std::function<void(uint32_t slot)> on_restart;
   /// Rolling restart: report true once `address` passes its health check. The supervisor gives
   /// up after healthy_deadline on its own; a false report gives up at once. A late call after
-  /// giving up is ignored. Default: a TCP connect probe every probe_interval.
+  /// giving up is ignored. Required by restart(), which fails without it.
   std::function<void(const SocketAddress& address, std::function<void(bool healthy)> done)>
       wait_healthy;
   /// Rolling restart: `old_address` no longer gets new connections (the slot was switched);

@@ -88,7 +88,8 @@ struct IpHashConfig {
 
 struct SpawnConfig {
   std::vector<std::string> command;
-  uint32_t instances = 0;   // 0 = auto, one per core
+  uint32_t instances = 0;      // the loader resolves `auto` (and a missing key): one per core
+  bool instances_auto = false; // `instances` was auto or left out
   uint16_t port_first = 0;  // `ports: 9001-9099`
   uint16_t port_last = 0;
   std::string cwd;

@@ -72,6 +72,7 @@ private:
   void onHealthChanged(const health::CheckTarget& target, health::HealthState::State to);
   void unejectOnSuccess(const health::CheckTarget& target);
   void refreshMaglev(const std::string& backend);
+  std::shared_ptr<const balance::MaglevTable> maglevInUse(const runtime::Backend& backend) const;
   void onSlowStartTick();
   Result<void> startSupervisors();
   void onInstanceChanged(const std::string& backend, uint32_t slot, const SocketAddress& address);
@@ -95,6 +96,8 @@ private:
   int lookups_in_flight_ = 0;
   mutable std::mutex snapshot_mutex_; // the scrape thread reads current(); never a worker
   runtime::SnapshotPtr snapshot_;
+  // Maglev tables posted to the workers since snapshot_ was published (refreshMaglev), by backend.
+  std::map<std::string, std::shared_ptr<const balance::MaglevTable>> posted_maglev_;
   runtime::Snapshot::Spawned spawned_;
   std::unique_ptr<proxy::Proxy> proxy_;
   std::unique_ptr<health::HealthChecker> health_;

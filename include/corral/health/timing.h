@@ -1,7 +1,6 @@
 #pragma once
-// When checks run and how fast a recovered server takes traffic again. Pure functions of their
-// arguments (the caller supplies the random number and the elapsed time), so tests can cover
-// their whole range.
+// When checks run. Pure functions of their arguments (the caller supplies the random number), so
+// tests can cover their whole range. The slow-start ramp is Server::effectiveWeight (runtime).
 
 #include <chrono>
 #include <cstdint>
@@ -17,10 +16,5 @@ std::chrono::microseconds nextDelay(std::chrono::milliseconds interval, uint64_t
 /// so a new server is checked soon, but a reload with hundreds of servers does not connect to all
 /// of them in the same instant.
 std::chrono::microseconds firstDelay(std::chrono::milliseconds interval, uint64_t random);
-
-/// The share of its weight a server gets `elapsed` after it came back up (DESIGN.md slow_start):
-/// 0.1 at first, rising linearly to 1.0 at `slow_start`, and 1.0 from then on. A slow_start of 0
-/// (off) always gives 1.0. Example: slow_start 10s, elapsed 5s gives 0.55.
-double slowStartFactor(std::chrono::nanoseconds elapsed, std::chrono::nanoseconds slow_start);
 
 } // namespace corral::health

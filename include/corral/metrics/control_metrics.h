@@ -80,7 +80,7 @@ private:
 };
 
 /// The names that `spawn` gives a backend's instances: "app#0" .. "app#N-1", where N is
-/// spawn.instances, or the number of cores when it is 0 (auto). Empty without `spawn`.
+/// spawn.instances. Empty without `spawn`.
 std::vector<std::string> instanceNames(const config::BackendConfig& backend);
 
 } // namespace corral::metrics

@@ -15,16 +15,25 @@ enum class Progress {
   Done,     // value holds the result
 };
 
+/// Why bytes were Bad, for callers that act on the kind: compare this, never the message text.
+enum class ParseError {
+  None,      // not Bad
+  Malformed, // the bytes break the format (or are not this protocol at all)
+  TooLong,   // the limit on the head or line was reached before its end: a valid start, too big
+};
+
 template <class T>
 struct Parsed {
   Progress progress = Progress::NeedMore;
   T value{};         // meaningful when progress == Done
-  std::string error; // why, when progress == Bad
+  std::string error; // why, when progress == Bad: for logs and people
+  ParseError code = ParseError::None; // the kind of `error`, when progress == Bad
 
   static Parsed needMore() { return Parsed{}; }
-  static Parsed bad(std::string why) {
-    return Parsed{.progress = Progress::Bad, .value = T{}, .error = std::move(why)};
+  static Parsed bad(std::string why, ParseError code = ParseError::Malformed) {
+    return Parsed{.progress = Progress::Bad, .value = T{}, .error = std::move(why), .code = code};
   }
+  static Parsed tooLong(std::string why) { return bad(std::move(why), ParseError::TooLong); }
   static Parsed done(T value) { return Parsed{.progress = Progress::Done, .value = std::move(value)}; }
 
   bool isDone() const { return progress == Progress::Done; }

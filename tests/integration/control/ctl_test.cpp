@@ -53,6 +53,20 @@ json ctlServer(const std::string& admin, const std::string& server,
   return serverIn(json::parse(result.out, nullptr, false), "app", server);
 }
 
+// What `ctl route BACKEND --client CLIENT` prints ("hashed/h2: ip_hash: ..."), and the server it
+// names ("h2"); empty after a test failure.
+std::pair<std::string, std::string> routeOf(const std::string& admin, const std::string& backend,
+                                            const std::string& client) {
+  const CommandResult route = runCtl(admin, {"route", backend, "--client", client});
+  EXPECT_EQ(route.exit_code, 0) << route.err;
+  const std::string prefix = backend + "/";
+  EXPECT_TRUE(route.out.starts_with(prefix)) << route.out;
+  if (route.exit_code != 0 || !route.out.starts_with(prefix)) {
+    return {route.out, ""};
+  }
+  return {route.out, route.out.substr(prefix.size(), route.out.find(':') - prefix.size())};
+}
+
 size_t lineCount(const std::string& text) {
   return std::count(text.begin(), text.end(), '\n');
 }
@@ -237,31 +251,52 @@ backends:
   EXPECT_NE(rowOf(status.out, "web"), "") << "no frontend row in\n" << status.out;
 }
 
-// route names the server that the ip_hash table gives a client, and says why; a client from that
-// address does land there.
-TEST(CorralCtlTest, RouteNamesTheIpHashServerAndSaysWhy) {
-  FakeBackend h1("h1"), h2("h2"), h3("h3");
-  CorralProcess corral(R"(
+// Three self-naming servers behind an ip_hash backend, and the admin API.
+constexpr std::string_view kIpHashConfig = R"(
 admin: {listen: "127.0.0.1:0"}
 frontends: [{name: web, listen: "127.0.0.1:0", backend: hashed}]
 backends:
   - name: hashed
     balance: ip_hash
     servers: [{address: "${h1}", name: h1}, {address: "${h2}", name: h2}, {address: "${h3}", name: h3}]
-)",
-                       addressesOf({h1, h2, h3}));
+)";
+
+// route names the server that the ip_hash table gives a client, and says why; a client from that
+// address does land there.
+TEST(CorralCtlTest, RouteNamesTheIpHashServerAndSaysWhy) {
+  FakeBackend h1("h1"), h2("h2"), h3("h3");
+  CorralProcess corral(kIpHashConfig, addressesOf({h1, h2, h3}));
   ASSERT_TRUE(corral.ready());
   const std::string admin = adminAddress(corral);
   for (const std::string client : {"127.0.0.5", "127.0.0.6", "127.0.0.7"}) {
-    const CommandResult route = runCtl(admin, {"route", "hashed", "--client", client});
-    ASSERT_EQ(route.exit_code, 0) << route.err;
-    ASSERT_TRUE(route.out.starts_with("hashed/")) << route.out;
-    const std::string server = route.out.substr(7, route.out.find(':') - 7);
-    EXPECT_TRUE(server == "h1" || server == "h2" || server == "h3") << route.out;
-    EXPECT_NE(route.out.find("ip_hash"), std::string::npos) << "no reason in: " << route.out;
+    const auto [said, server] = routeOf(admin, "hashed", client);
+    EXPECT_TRUE(server == "h1" || server == "h2" || server == "h3") << said;
+    EXPECT_NE(said.find("ip_hash"), std::string::npos) << "no reason in: " << said;
     EXPECT_EQ(exchangeFrom(client, corral.listenAddress("web"), "", 5s), server)
-        << "route said " << route.out;
+        << "route said " << said;
   }
+}
+
+// route answers with the table the workers route with, after `ctl weight` and after a reload that
+// keeps the operator's weight. The reload once built its table from the configured weights while
+// route used the operator's, so the two disagreed for many clients.
+TEST(CorralCtlTest, RouteAgreesWithTheWorkersAfterAWeightChangeAndAReload) {
+  FakeBackend h1("h1"), h2("h2"), h3("h3");
+  CorralProcess corral(kIpHashConfig, addressesOf({h1, h2, h3}));
+  ASSERT_TRUE(corral.ready());
+  const std::string admin = adminAddress(corral);
+  ASSERT_EQ(runCtl(admin, {"weight", "hashed/h1", "9"}).exit_code, 0);
+  const CommandResult reload = runCtl(admin, {"reload"});
+  ASSERT_EQ(reload.exit_code, 0) << reload.err;
+  int on_h1 = 0;
+  for (int host = 2; host < 42; ++host) { // 40 clients, each its own key (ipv4_prefix 32)
+    const std::string client = fmt::format("127.0.0.{}", host);
+    const auto [said, server] = routeOf(admin, "hashed", client);
+    on_h1 += server == "h1" ? 1 : 0;
+    EXPECT_EQ(exchangeFrom(client, corral.listenAddress("web"), "", 5s), server)
+        << client << ": route said " << said;
+  }
+  EXPECT_GE(on_h1, 26) << "weight 9 of 11 should take about 33 of 40 clients";
 }
 
 TEST_F(CtlSteeringTest, UnknownNamesBadArgumentsAndAnUnreachableAdminExitOneWithOneLine) {

@@ -1,5 +1,3 @@
-#include <thread>
-
 #include <event2/event.h>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -50,16 +48,24 @@ TEST(MakeSupervisorTest, RejectsAHostNameForTheInstances) {
   EXPECT_FALSE(makeSupervisor(loop.base, bad));
 }
 
-// `instances: auto` runs one instance per core, named app#0 .. app#N-1, before anything starts.
-TEST(MakeSupervisorTest, AutoInstancesIsOnePerCore) {
+// `instances: auto` is resolved to a count by the loader; a supervisor never sees 0.
+TEST(MakeSupervisorTest, RejectsZeroInstances) {
   Base loop;
   auto supervisor = makeSupervisor(loop.base, options(0, 9001, 9999));
+  ASSERT_FALSE(supervisor);
+  EXPECT_THAT(supervisor.error().message, HasSubstr("spawn.instances is 0"));
+}
+
+// Instances are named app#0 .. app#N-1 and stopped on consecutive ports before anything starts.
+TEST(MakeSupervisorTest, NamesEachSlotAndGivesItAPortBeforeStarting) {
+  Base loop;
+  auto supervisor = makeSupervisor(loop.base, options(3, 9001, 9999));
   ASSERT_TRUE(supervisor);
-  const uint32_t cores = std::max(1u, std::thread::hardware_concurrency());
-  EXPECT_EQ((*supervisor)->instances(), cores);
+  EXPECT_EQ((*supervisor)->instances(), 3u);
   const auto status = (*supervisor)->status();
-  ASSERT_EQ(status.size(), cores);
-  EXPECT_EQ(status.back().name, instanceName("app", cores - 1));
+  ASSERT_EQ(status.size(), 3u);
+  EXPECT_EQ(status.back().name, instanceName("app", 2));
+  EXPECT_EQ(status.back().port, 9003);
   EXPECT_EQ(status.front().state, InstanceState::Stopped);
   EXPECT_EQ(status.front().port, 9001);
 }

@@ -23,6 +23,8 @@
 #include "corral/cluster/supervisor.h"
 #include "corral/core/log.h"
 
+#include "tests/support/connect_probe.h"
+
 namespace corral::cluster {
 namespace {
 
@@ -130,8 +132,12 @@ SupervisorOptions shell(const std::string& script, uint32_t instances) {
                 .stop_timeout = 2s}};
 }
 
+/// A supervisor on `loop`; a rolling restart waits for a TCP connect unless the test says how.
 std::unique_ptr<Supervisor> make(Loop& loop, SupervisorOptions options,
                                  SupervisorCallbacks callbacks = {}) {
+  if (!callbacks.wait_healthy) {
+    callbacks.wait_healthy = test::waitUntilConnects(loop.base());
+  }
   auto supervisor = makeSupervisor(loop.base(), std::move(options), std::move(callbacks));
   EXPECT_TRUE(supervisor) << supervisor.error().message;
   return std::move(*supervisor);
@@ -363,7 +369,7 @@ TEST(SupervisorTest, ARollingRestartKeepsTheOldProcessWhenItsReplacementIsUnheal
   EXPECT_EQ(pids(*supervisor), before);
 }
 
-// The default readiness check is a TCP connect: an instance that never listens is given up after
+// With a TCP connect as the readiness check, an instance that never listens is given up after
 // healthy_deadline.
 TEST(SupervisorTest, ARollingRestartGivesUpOnAReplacementThatNeverListens) {
   Loop loop;
@@ -410,6 +416,20 @@ TEST(SupervisorTest, StopReapsEveryInstanceAndKillsOneThatIgnoresSigterm) {
     EXPECT_EQ(kill(pid, 0), -1);
   }
   EXPECT_FALSE(supervisor->restart([](Result<void>) {}));
+}
+
+// corral always waits for the health check; a supervisor built without a readiness check refuses
+// to roll rather than switch clients to a replacement nobody checked.
+TEST(SupervisorTest, ARollingRestartNeedsAReadinessCheck) {
+  Loop loop;
+  auto supervisor = makeSupervisor(loop.base(), shell(kSleeper, 1), {});
+  ASSERT_TRUE(supervisor);
+  (*supervisor)->start();
+  ASSERT_TRUE(loop.run([&] { return allRunning(**supervisor); }, 5s));
+  const auto refused = (*supervisor)->restart([](Result<void>) {});
+  ASSERT_FALSE(refused);
+  EXPECT_THAT(refused.error().message, HasSubstr("needs a readiness check"));
+  EXPECT_FALSE((*supervisor)->rolling());
 }
 
 // Destroying the supervisor kills every instance and whatever it started, synchronously.

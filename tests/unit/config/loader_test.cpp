@@ -1,7 +1,11 @@
+#include <sys/resource.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <thread>
 
 #include <fmt/format.h>
 #include <gmock/gmock.h>
@@ -13,6 +17,7 @@ namespace corral::config {
 namespace {
 
 using ::testing::HasSubstr;
+using ::testing::Not;
 
 // Every key of DESIGN.md's YAML block, with values that differ from the defaults so that a key
 // read into the wrong field shows. `tls` and `tls_passthrough` exclude each other, so they sit on
@@ -62,13 +67,6 @@ backends:
       - {address: web:8080}
       - {address: secure-app:8443, tls: {verify: false, ca_file: ca.pem, sni: app.internal}}
     resolve_interval: 10s
-    spawn:
-      command: [node, app.js]
-      instances: 3
-      ports: 9101-9199
-      cwd: examples/node-app
-      env: {NODE_ENV: production, WORKERS: 2}
-      stop_timeout: 20s
     health_check:
       type: http
       path: /ready
@@ -89,6 +87,14 @@ backends:
     balance: ip_hash
     ip_hash: {ipv4_prefix: 24, ipv6_prefix: 48, table_size: 1009}
     servers: [{address: "[::1]:7000"}]
+  - name: jobs
+    spawn:
+      command: [node, app.js]
+      instances: 3
+      ports: 9101-9199
+      cwd: examples/node-app
+      env: {NODE_ENV: production, WORKERS: 2}
+      stop_timeout: 20s
 )";
 
 Config loadValid(std::string_view yaml) {
@@ -178,15 +184,17 @@ TEST(LoaderTest, ReadsStickyCookieDurationsAndSizes) {
 
 TEST(LoaderTest, ReadsSpawnHealthCheckAndPassiveSections) {
   const BackendConfig app = loadValid(kFullConfig).backends.at(0);
-  ASSERT_TRUE(app.spawn);
-  EXPECT_EQ(app.spawn->command, (std::vector<std::string>{"node", "app.js"}));
-  EXPECT_EQ(app.spawn->instances, 3u);
-  EXPECT_EQ(app.spawn->port_first, 9101);
-  EXPECT_EQ(app.spawn->port_last, 9199);
-  EXPECT_EQ(app.spawn->cwd, "examples/node-app");
-  EXPECT_EQ(app.spawn->env,
+  const BackendConfig jobs = loadValid(kFullConfig).backends.at(2);
+  ASSERT_TRUE(jobs.spawn);
+  EXPECT_EQ(jobs.spawn->command, (std::vector<std::string>{"node", "app.js"}));
+  EXPECT_EQ(jobs.spawn->instances, 3u);
+  EXPECT_FALSE(jobs.spawn->instances_auto);
+  EXPECT_EQ(jobs.spawn->port_first, 9101);
+  EXPECT_EQ(jobs.spawn->port_last, 9199);
+  EXPECT_EQ(jobs.spawn->cwd, "examples/node-app");
+  EXPECT_EQ(jobs.spawn->env,
             (std::map<std::string, std::string>{{"NODE_ENV", "production"}, {"WORKERS", "2"}}));
-  EXPECT_EQ(app.spawn->stop_timeout, 20s);
+  EXPECT_EQ(jobs.spawn->stop_timeout, 20s);
   ASSERT_TRUE(app.health_check);
   EXPECT_EQ(app.health_check->type, HealthCheckType::Http);
   EXPECT_EQ(app.health_check->path, "/ready");
@@ -304,6 +312,7 @@ backends:
     sticky_cookie: {name: S}
     servers: [{address: "127.0.0.1:9001"}, {address: "127.0.0.1:9002"}]
     health_check: {type: tcp, path: /healthz}
+  - name: jobs
     spawn: {command: [app], instances: 1, ports: 9100-9101, env: {PORT: "80"}}
 )",
                            "corral.yaml");
@@ -315,11 +324,77 @@ backends:
   }
   EXPECT_EQ(keys, (std::vector<std::string>{
                       "frontends[1].backend",           // tls_passthrough routes instead
-                      "backends[0].ip_hash.table_size", // 101 slots for 3 servers
+                      "backends[0].ip_hash.table_size", // 101 slots for 2 servers
                       "backends[0].sticky_cookie",      // balance is not sticky_cookie
                       "backends[0].health_check.path",  // a tcp check sends no request
-                      "backends[0].spawn.env.PORT",     // corral sets PORT itself
+                      "backends[1].name",               // no frontend uses jobs
+                      "backends[1].spawn.env.PORT",     // corral sets PORT itself
                   }));
+}
+
+// Settings that load but cannot do what they say: a client that picks h2 never shows the
+// sticky cookie, and a plain-HTTP check cannot pass against a server reached over TLS.
+TEST(LoaderTest, WarnsAboutSettingsThatCannotWorkTogether) {
+  auto loaded = loadString(R"(
+frontends:
+  - name: web
+    listen: 127.0.0.1:8443
+    backend: app
+    tls: {certificates: [{cert: a.pem, key: a.key}], alpn: [http/1.1, h2]}
+backends:
+  - name: app
+    balance: sticky_cookie
+    servers: [{address: "127.0.0.1:9001"}, {address: "127.0.0.1:9002", tls: {verify: false}}]
+    health_check: {type: http}
+)",
+                           "corral.yaml");
+  ASSERT_TRUE(loaded) << loaded.error().at(0).toString();
+  ASSERT_EQ(loaded->warnings.size(), 2u);
+  EXPECT_THAT(loaded->warnings[0].toString(),
+              HasSubstr("corral.yaml:6:71: warning: frontends[0].tls.alpn[1]: offers h2, but "
+                        "backend \"app\" balances by sticky_cookie"));
+  EXPECT_THAT(loaded->warnings[1].toString(),
+              HasSubstr("corral.yaml:11:26: warning: backends[0].health_check.type: an http check "
+                        "speaks plain HTTP, but servers[1] is reached over TLS"));
+}
+
+// The same settings each alone are fine: h2 before a round-robin backend, an http check of plain
+// servers, a tcp check of a TLS server.
+TEST(LoaderTest, DoesNotWarnAboutH2OrHttpChecksWhereTheyWork) {
+  auto loaded = loadString(R"(
+frontends:
+  - name: web
+    listen: 127.0.0.1:8443
+    backend: app
+    tls: {certificates: [{cert: a.pem, key: a.key}], alpn: [h2, http/1.1]}
+  - {name: plain, listen: 127.0.0.1:8080, backend: sticky}
+backends:
+  - {name: app, servers: [{address: "127.0.0.1:9001"}], health_check: {type: http}}
+  - name: sticky
+    balance: sticky_cookie
+    servers: [{address: "127.0.0.1:9002", tls: {verify: false}}]
+    health_check: {type: tcp}
+)",
+                           "corral.yaml");
+  ASSERT_TRUE(loaded) << loaded.error().at(0).toString();
+  EXPECT_TRUE(loaded->warnings.empty()) << loaded->warnings.at(0).toString();
+}
+
+// `instances: auto` and a missing `instances` are one instance per core, resolved by the loader
+// so that the supervisor, the snapshot and the metrics count the same instances.
+TEST(LoaderTest, ResolvesAutoInstancesToOnePerCore) {
+  const uint32_t cores = std::max(1u, std::thread::hardware_concurrency());
+  for (std::string_view instances : {"instances: auto, ", ""}) {
+    const Config config = loadValid(fmt::format(
+        R"(
+frontends: [{{name: web, listen: "127.0.0.1:8080", backend: app}}]
+backends: [{{name: app, spawn: {{command: [app], {}ports: 9000-11000}}}}]
+)",
+        instances));
+    ASSERT_TRUE(config.backends.at(0).spawn) << instances;
+    EXPECT_EQ(config.backends[0].spawn->instances, cores) << instances;
+    EXPECT_TRUE(config.backends[0].spawn->instances_auto) << instances;
+  }
 }
 
 TEST(LoaderTest, FindsABackendByName) {
@@ -354,6 +429,42 @@ TEST(LoaderTest, ReportsYamlNestedTooDeeplyInsteadOfOverflowingTheStack) {
   ASSERT_FALSE(loaded);
   ASSERT_EQ(loaded.error().size(), 1u);
   EXPECT_THAT(loaded.error()[0].message, HasSubstr("levels deep"));
+}
+
+// Peak resident memory of this process so far, in bytes (Linux reports KiB).
+size_t peakResidentBytes() {
+  rusage usage{};
+  getrusage(RUSAGE_SELF, &usage);
+  return static_cast<size_t>(usage.ru_maxrss) * 1024;
+}
+
+// A value or key megabytes long is no typo: it gets no "did you mean", which once cost a table
+// row per character (13 s and 1.9 GB for 10 MB), and its message quotes only its beginning. The
+// bound is on memory rather than time: loading 1 MB twice took 8 MB more (release build; more
+// under AddressSanitizer, whose quarantine keeps freed blocks), the old suggestion 189 MB (a
+// 24-byte vector and a heap row per character).
+TEST(LoaderTest, ReportsAHugeInvalidValueAndKeyInLittleMemoryAndFewWords) {
+  const std::string huge(1 << 20, 'x');
+  // `? key` because YAML allows an implicit key of at most 1024 characters (YAML 1.2 §7.4.2).
+  const std::string yaml = fmt::format("workers: 1\n? {}\n: 1\nfrontends: []\nbackends:\n"
+                                       "  - {{name: app, balance: {}}}\n",
+                                       huge, huge);
+  const size_t peak_before = peakResidentBytes();
+  auto loaded = loadString(yaml, "corral.yaml");
+  const size_t grown = peakResidentBytes() - peak_before;
+  EXPECT_LT(grown, size_t{128} << 20);
+  std::printf("peak resident memory grew by %zu KiB\n", grown >> 10);
+  ASSERT_FALSE(loaded);
+  for (const Diagnostic& d : loaded.error()) {
+    EXPECT_LT(d.toString().size(), 2200u) << d.toString().substr(0, 200);
+    EXPECT_THAT(d.message, Not(HasSubstr("did you mean"))) << d.message.substr(0, 200);
+  }
+  const auto balance =
+      std::find_if(loaded.error().begin(), loaded.error().end(),
+                   [](const Diagnostic& d) { return d.key == "backends[0].balance"; });
+  ASSERT_NE(balance, loaded.error().end());
+  EXPECT_THAT(balance->message, HasSubstr("got \"xxxxxxxx"));
+  EXPECT_THAT(balance->message, HasSubstr("more bytes)"));
 }
 
 TEST(DiagnosticTest, PrintsFileLineColumnKeyAndMessage) {
@@ -404,7 +515,7 @@ TEST_F(LoadFileTest, ResolvesRelativePathsAgainstTheConfigFolder) {
   EXPECT_EQ(config.frontends[0].tls->certificates[1].cert, "/etc/certs/other.pem");
   EXPECT_EQ(config.backends[0].sticky_cookie.secret_file, (folder / "cookie.key").string());
   EXPECT_EQ(config.backends[0].servers[2].tls->ca_file, (folder / "ca.pem").string());
-  EXPECT_EQ(config.backends[0].spawn->cwd, (folder / "examples/node-app").string());
+  EXPECT_EQ(config.backends[2].spawn->cwd, (folder / "examples/node-app").string());
 }
 
 TEST_F(LoadFileTest, NamesTheFileInEveryDiagnostic) {

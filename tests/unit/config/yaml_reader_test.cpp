@@ -25,6 +25,22 @@ TEST(EditDistanceTest, IgnoresCase) {
   EXPECT_EQ(editDistance("Listen", "listen"), 0u);
 }
 
+// Only three rows of the table are kept, whichever word is the longer.
+TEST(EditDistanceTest, IsTheSameWhicheverWordComesFirst) {
+  EXPECT_EQ(editDistance("abc", ""), 3u);
+  EXPECT_EQ(editDistance("listen", "listne"), 1u);
+  EXPECT_EQ(editDistance("health_check", "helth_chek"), editDistance("helth_chek", "health_check"));
+  EXPECT_EQ(editDistance(std::string(100000, 'x') + "listen", "listen"), 100000u);
+}
+
+// Every known word is short; a word longer than any of them gets no suggestion, however close.
+TEST(ClosestWordTest, SuggestsNothingForAWordLongerThanTheLimit) {
+  const std::string long_word = "health_check" + std::string(kMaxSuggestedWordLength, '_');
+  const std::array<std::string_view, 1> known{long_word.substr(0, long_word.size() - 1)};
+  EXPECT_EQ(closestWord(long_word, known), std::nullopt);
+  EXPECT_EQ(closestWord(std::string(10 << 20, 'x'), kKeys), std::nullopt);
+}
+
 TEST(ClosestWordTest, SuggestsTheKnownWordOneTypoAway) {
   EXPECT_EQ(closestWord("helth_check", kKeys), "health_check");
   EXPECT_EQ(closestWord("listne", kKeys), "listen");

@@ -71,35 +71,5 @@ TEST(TimingTest, FirstDelayIsAtMostTheIntervalWhenThatIsShorter) {
   }
 }
 
-TEST(TimingTest, SlowStartOffGivesFullWeight) {
-  EXPECT_EQ(slowStartFactor(0s, 0s), 1.0);
-  EXPECT_EQ(slowStartFactor(5s, 0s), 1.0);
-}
-
-TEST(TimingTest, SlowStartBeginsAtATenthAndEndsAtFullWeight) {
-  EXPECT_DOUBLE_EQ(slowStartFactor(0s, 10s), 0.1);
-  EXPECT_DOUBLE_EQ(slowStartFactor(-1s, 10s), 0.1); // a clock read before the change
-  EXPECT_DOUBLE_EQ(slowStartFactor(10s, 10s), 1.0);
-  EXPECT_DOUBLE_EQ(slowStartFactor(1h, 10s), 1.0);
-}
-
-// Linear in between: 0.1 + 0.9 * elapsed / slow_start.
-TEST(TimingTest, SlowStartRampsLinearly) {
-  EXPECT_DOUBLE_EQ(slowStartFactor(5s, 10s), 0.55);
-  EXPECT_DOUBLE_EQ(slowStartFactor(2500ms, 10s), 0.325);
-  EXPECT_DOUBLE_EQ(slowStartFactor(9s, 10s), 0.91);
-}
-
-TEST(TimingTest, SlowStartNeverDecreasesAndStaysWithinATenthAndOne) {
-  double previous = 0.0;
-  for (auto elapsed = -100ms; elapsed <= 3s; elapsed += 1ms) {
-    const double factor = slowStartFactor(elapsed, 2s);
-    ASSERT_GE(factor, 0.1);
-    ASSERT_LE(factor, 1.0);
-    ASSERT_GE(factor, previous) << elapsed.count() << " ms";
-    previous = factor;
-  }
-}
-
 } // namespace
 } // namespace corral::health

@@ -88,6 +88,9 @@ TEST(ClientHelloTest, RejectsWhatIsNotAClientHello) {
     const auto hello = parseClientHello(c.bytes);
     EXPECT_TRUE(hello.isBad()) << c.error;
     EXPECT_EQ(hello.error, c.error);
+    EXPECT_EQ(hello.code,
+              c.error.ends_with("too large") ? ParseError::TooLong : ParseError::Malformed)
+        << c.error;
   }
 }
 

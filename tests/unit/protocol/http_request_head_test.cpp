@@ -50,6 +50,7 @@ TEST(RequestHeadTest, RejectsNonHttpFirstBytesWithoutWaiting) {
     const auto head = parseRequestHead(c.bytes, kMax);
     EXPECT_TRUE(head.isBad()) << c.bytes;
     EXPECT_EQ(head.error, c.error) << c.bytes;
+    EXPECT_EQ(head.code, ParseError::Malformed) << c.bytes;
   }
 }
 
@@ -61,6 +62,9 @@ TEST(RequestHeadTest, RejectsHttp09AndTheHttp2Preface) {
 TEST(RequestHeadTest, RejectsAHeadThatDoesNotEndWithinTheLimit) {
   const std::string request = "GET / HTTP/1.1\r\nX: " + std::string(100, 'a') + "\r\n\r\n";
   EXPECT_EQ(parseRequestHead(request, 64).error, "head longer than 64 bytes");
+  // The session closes a client whose head is too long, and relays anything else it rejects
+  // unchanged: it tells them apart by the code, not by the message.
+  EXPECT_EQ(parseRequestHead(request, 64).code, ParseError::TooLong);
   EXPECT_TRUE(parseRequestHead(request.substr(0, 63), 64).needsMore());
   EXPECT_TRUE(parseRequestHead(request, request.size()).isDone()); // exactly at the limit
 }

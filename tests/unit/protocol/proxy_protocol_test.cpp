@@ -66,7 +66,39 @@ TEST(ProxyProtocolTest, RejectsBadV1Lines) {
     const auto header = parseProxyHeader(c.line);
     EXPECT_TRUE(header.isBad()) << c.line;
     EXPECT_EQ(header.error, c.error) << c.line;
+    EXPECT_EQ(header.code, c.error.find("within 107") != std::string::npos ? ParseError::TooLong
+                                                                           : ParseError::Malformed)
+        << c.line;
   }
+}
+
+// Spec §2.1: a v1 line is printable US-ASCII. inet_pton reads a C string, so without this check
+// "10.1.2.3\0junk" was accepted as 10.1.2.3. A forbidden byte is rejected as soon as it arrives,
+// before the CRLF.
+TEST(ProxyProtocolTest, RejectsV1LinesWithBytesOtherThanPrintableAscii) {
+  using namespace std::string_literals;
+  const struct {
+    std::string line;
+    std::string error;
+  } cases[] = {
+      {"PROXY TCP4 10.1.2.3\0junk 10.1.2.4 1 2\r\n"s,
+       "PROXY v1: byte 0x00 at offset 19 is not printable ASCII"},
+      {"PROXY TCP4 10.1.2.3 10.1.2.4 1 2\0\r\n"s,
+       "PROXY v1: byte 0x00 at offset 32 is not printable ASCII"},
+      {"PROXY TCP4 10.1.2.3\0"s, "PROXY v1: byte 0x00 at offset 19 is not printable ASCII"},
+      {"PROXY TCP4 10.1.2.3\t10.1.2.4 1 2\r\n",
+       "PROXY v1: byte 0x09 at offset 19 is not printable ASCII"},
+      {"PROXY TCP4 10.1.2.3 10.1.2.4 1 2\r\r\n",
+       "PROXY v1: byte 0x0d at offset 32 is not printable ASCII"},
+      {"PROXY UNKNOWN \xff\r\n", "PROXY v1: byte 0xff at offset 14 is not printable ASCII"},
+      {"PROXY UNKNOWN \x7f\r\n", "PROXY v1: byte 0x7f at offset 14 is not printable ASCII"},
+  };
+  for (const auto& c : cases) {
+    const auto header = parseProxyHeader(c.line);
+    EXPECT_TRUE(header.isBad()) << testing::PrintToString(c.line);
+    EXPECT_EQ(header.error, c.error) << testing::PrintToString(c.line);
+  }
+  EXPECT_TRUE(parseProxyHeader("PROXY TCP4 10.1.2.3 10.1.2.4 1 2\r").needsMore());
 }
 
 // HAProxy's own v2 header for 172.19.0.1:42578 -> 172.19.0.3:80, as captured by netcat in

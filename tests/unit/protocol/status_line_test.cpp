@@ -1,12 +1,12 @@
-// The status line of an HTTP check's response: good and bad inputs, each with its outcome.
+// The status line of an HTTP response (health checks): good and bad inputs, each with its outcome.
 
 #include <string>
 
 #include <gtest/gtest.h>
 
-#include "health/status_line.h"
+#include "corral/protocol/status_line.h"
 
-namespace corral::health {
+namespace corral::protocol {
 namespace {
 
 struct Good {
@@ -56,6 +56,7 @@ TEST(StatusLineTest, RejectsWhatIsNotAnHttp1StatusLine) {
     const auto parsed = parseStatusLine(c.bytes);
     ASSERT_TRUE(parsed.isBad()) << c.bytes;
     EXPECT_EQ(parsed.error, c.error) << c.bytes;
+    EXPECT_EQ(parsed.code, ParseError::Malformed) << c.bytes;
   }
 }
 
@@ -63,9 +64,9 @@ TEST(StatusLineTest, RejectsWhatIsNotAnHttp1StatusLine) {
 TEST(StatusLineTest, GivesUpWithoutALineEndInTheFirst4096Bytes) {
   const std::string endless = "HTTP/1.1 200 " + std::string(kMaxStatusLine, 'x');
   EXPECT_TRUE(parseStatusLine(endless.substr(0, kMaxStatusLine - 1)).needsMore());
-  EXPECT_TRUE(parseStatusLine(endless.substr(0, kMaxStatusLine)).isBad());
-  EXPECT_TRUE(parseStatusLine(endless + "\r\n").isBad());
+  EXPECT_EQ(parseStatusLine(endless.substr(0, kMaxStatusLine)).code, ParseError::TooLong);
+  EXPECT_EQ(parseStatusLine(endless + "\r\n").code, ParseError::TooLong);
 }
 
 } // namespace
-} // namespace corral::health
+} // namespace corral::protocol

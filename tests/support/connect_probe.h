@@ -1,16 +1,18 @@
 #pragma once
-// The default readiness check of a rolling restart, until the health checker is wired in: a
-// non-blocking TCP connect to the replacement, retried every interval until one succeeds.
+// A readiness check for tests of the supervisor's rolling restart: a non-blocking TCP connect to
+// the replacement, retried every interval until one succeeds. corral itself waits for the
+// backend's health check (ControlPlane hands HealthChecker::probeUntilHealthy to the supervisor).
 
 #include <chrono>
 #include <functional>
+#include <memory>
 
 #include <event2/bufferevent.h>
+#include <event2/event.h>
 
-#include "cluster/timer.h"
 #include "corral/core/address.h"
 
-namespace corral::cluster {
+namespace corral::test {
 
 class ConnectProbe {
 public:
@@ -25,6 +27,7 @@ public:
 private:
   void attempt();
   void closeConnection();
+  void retryLater();
   static void onEvent(bufferevent* connection, short what, void* arg) noexcept;
 
   event_base* base_;
@@ -32,7 +35,14 @@ private:
   std::chrono::milliseconds interval_;
   std::function<void()> on_connected_;
   bufferevent* connection_ = nullptr;
-  Timer retry_;
+  event* retry_ = nullptr;
 };
 
-} // namespace corral::cluster
+/// A SupervisorCallbacks::wait_healthy that reports healthy once the address accepts a TCP
+/// connection. The probe lives until it succeeds or the supervisor gives up (a later report is
+/// ignored by the supervisor); the returned function owns the probes it starts.
+std::function<void(const SocketAddress&, std::function<void(bool)>)>
+waitUntilConnects(event_base* base,
+                  std::chrono::milliseconds interval = std::chrono::milliseconds(100));
+
+} // namespace corral::test
