@@ -17,6 +17,7 @@
 #include "corral/balance/client_key.h"
 #include "corral/core/log.h"
 #include "corral/core/units.h"
+#include "corral/runtime/placement.h"
 #include "access_log.h"
 #include "session_internal.h"
 #include "worker.h"
@@ -160,17 +161,9 @@ std::optional<size_t> Session::pickServer() {
   if (sticky_target_ && attempts_ == 0) {
     return sticky_target_;
   }
-  const int64_t now = runtime::steadyMs();
   auto& candidates = worker_.candidates();
-  candidates.clear();
-  for (size_t i = 0; i < backend_->servers.size(); ++i) {
-    const runtime::Server& server = backend_->servers[i];
-    const bool tried = std::find(tried_.begin(), tried_.begin() + attempts_, i) !=
-                       tried_.begin() + attempts_;
-    candidates.push_back({.weight = server.effectiveWeight(backend_->config->slow_start, now),
-                          .active = server.stats->active.load(std::memory_order_relaxed),
-                          .eligible = !tried && server.stats->acceptsNew(now)});
-  }
+  runtime::fillCandidates(*backend_, std::span(tried_.data(), attempts_), runtime::steadyMs(),
+                          candidates);
   return worker_.balancer(backend_index_).pick(candidates, client_key_);
 }
 

@@ -38,7 +38,7 @@ void Session::readRequestHead() {
   }
   // Too long is only what the parser rejected for its length; anything else it rejected is not
   // HTTP/1.x and is relayed unchanged below, however much the client sent in its first write.
-  if (head.isBad() && head.error.starts_with("head longer than")) {
+  if (head.isBad() && head.code == protocol::ParseError::TooLong) {
     log::proxy()->debug("[C{:x}] request head longer than max_header_size ({} bytes)", id_, max);
     close(Termination::ClientError);
     return;

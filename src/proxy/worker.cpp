@@ -8,6 +8,7 @@
 #include <chrono>
 
 #include "corral/core/log.h"
+#include "corral/runtime/placement.h"
 #include "session.h"
 #include "session_internal.h"
 
@@ -21,17 +22,6 @@ constexpr timeval kLogFlushInterval{0, 50 * 1000};
 constexpr int kAcceptBatch = 64;
 // Session-sized blocks kept for reuse after a burst of connections ended.
 constexpr size_t kMaxFreeSessions = 1024;
-
-std::unique_ptr<balance::Balancer> makeBalancer(const runtime::Backend& backend) {
-  switch (backend.placement()) {
-  case config::Balance::LeastConnections:
-    return balance::makeLeastConnections(backend.servers.size());
-  case config::Balance::IpHash:
-    return balance::makeIpHash(backend.maglev);
-  default:
-    return balance::makeRoundRobin(backend.servers.size());
-  }
-}
 
 } // namespace
 
@@ -54,7 +44,7 @@ Worker::Worker(size_t id, runtime::SnapshotPtr snapshot, std::vector<int> listen
       },
       [](void* worker) { static_cast<Worker*>(worker)->destroyClosed(); }, this);
   for (const runtime::Backend& backend : snapshot_->backends) {
-    balancers_.push_back(makeBalancer(backend));
+    balancers_.push_back(runtime::makeBalancer(backend));
   }
   for (size_t i = 0; i < listen_fds.size(); ++i) {
     listeners_.push_back(makeListener(i, listen_fds[i]));
@@ -154,14 +144,14 @@ void Worker::adopt(runtime::SnapshotPtr next, const std::vector<int>& fds) {
   snapshot_ = std::move(next);
   balancers_.clear();
   for (const runtime::Backend& backend : snapshot_->backends) {
-    balancers_.push_back(makeBalancer(backend));
+    balancers_.push_back(runtime::makeBalancer(backend));
   }
 }
 
 void Worker::replaceMaglev(const runtime::Snapshot* snapshot, size_t backend,
                            std::shared_ptr<const balance::MaglevTable> table) {
   if (snapshot_.get() == snapshot && backend < balancers_.size()) {
-    balancers_[backend] = balance::makeIpHash(std::move(table));
+    balancers_[backend] = runtime::makeBalancer(snapshot_->backends[backend], std::move(table));
   }
 }
 
