@@ -23,15 +23,20 @@
 #   tls-keep-alive  keep-alive over TLS 1.3, terminated by the proxy (same ECDSA P-256
 #                   certificate everywhere); floor-relay has no TLS and shows "-"
 #   tls-close       a full TLS 1.3 handshake per request (wrk does not resume sessions)
+#   scale           keep-alive through corral with `workers: 1` and `workers: 2` and HAProxy with
+#                   `nbthread 1` and `nbthread 2` (separate processes), NOT pinned: the proxy, wrk
+#                   and the backends share every CPU. Does CPU per request stay flat from 1 to 2
+#                   threads, and do both threads work (the busiest thread's share of the CPU)?
 #
 # Rounds alternate the order of the proxies, so a drift in machine load does not favour one. The
 # tables show the median of the rounds per cell and, per round, each proxy's ratio to HAProxy
-# (median of those ratios): for CPU and p99, below 1 is better than HAProxy.
+# (median of those ratios): for CPU and p99, below 1 is better than HAProxy. In scale the ratio is
+# to the same proxy with one thread.
 #
 # Environment: ROUNDS (3), DURATION (5s, whole seconds), CONNECTIONS (64), THREADS (1, wrk
 # threads), BACKENDS (4), WARMUP (1, seconds per proxy before the first round; 0 skips),
 # PROXIES ("corral haproxy nginx floor floor-splice"),
-# SCENARIOS ("keep-alive close bulk idle tls-keep-alive tls-close"), IDLE_CONNECTIONS (10000),
+# SCENARIOS ("keep-alive close bulk idle tls-keep-alive tls-close scale"), IDLE_CONNECTIONS (10000),
 # IDLE_SOURCES (4: clients bind 127.0.0.2 and up), IDLE_RATE (4000 new idle connections a second,
 # so that no proxy's connects overflow the backend's listen queue), PROXY_CPU (0), LOAD_CPU (1),
 # CORRAL_SPLICE (unset: no `splice:` key; else the value for corral's plain frontends, e.g. auto),
@@ -59,7 +64,7 @@ load_cpu=${LOAD_CPU:-1}
 corral_splice=${CORRAL_SPLICE:-}
 stream_module=${NGINX_STREAM_MODULE:-/usr/lib/nginx/modules/ngx_stream_module.so}
 read -r -a proxies <<<"${PROXIES:-corral haproxy nginx floor floor-splice}"
-read -r -a scenarios <<<"${SCENARIOS:-keep-alive close bulk idle tls-keep-alive tls-close}"
+read -r -a scenarios <<<"${SCENARIOS:-keep-alive close bulk idle tls-keep-alive tls-close scale}"
 [[ $duration =~ ^([0-9]+)s?$ ]] || die "DURATION must be whole seconds, such as 5s; got '$duration'"
 seconds=${BASH_REMATCH[1]}
 
@@ -69,6 +74,8 @@ mkdir -p "$work/results"
 failures=0
 idle_note=""
 clock_ticks=$(getconf CLK_TCK)
+# The CPUs this script may use, before main() pins it to LOAD_CPU: where scale runs everything.
+all_cpus=$(taskset -pc $$ | sed 's/.*: //')
 # addr and pid by INSTANCE/PROXY/ENDPOINT: what a load connects to and whose CPU and memory it
 # reads (NGINX's worker, not its master); by INSTANCE/PROXY: launched, the PIDs to stop, and log,
 # what to show when a run fails.
@@ -139,10 +146,11 @@ record() {
 
 start_servers() {
   local i
-  backend_ports=()
+  backend_ports=() backend_pids=()
   for ((i = 1; i <= backends; ++i)); do
     start_demo_backend "$build" "demo-$i" 0 "$work" || exit 1
     backend_ports+=("$BACKEND_PORT")
+    backend_pids+=("$CHILD_PID")
   done
   iperf_address=127.0.0.1:$(free_port)
   start_child "$work/iperf3.log" "$work/iperf3.err" iperf3 -s -B 127.0.0.1 -p "${iperf_address#*:}" \
@@ -167,9 +175,28 @@ sink_held() {
   awk '$1 == "held" {n = $2} END {print n + 0}' "$sink_log"
 }
 
+# place_backends CPUS: moves the demo backends (every thread) onto CPUS; scale runs them on all.
+place_backends() {
+  local p
+  for p in "${backend_pids[@]}"; do
+    taskset -apc "$1" "$p" >/dev/null
+  done
+}
+
 # ---------------------------------------------------------------------------------------------
 # Proxies. start_PROXY INSTANCE sets addr, pid and launched for INSTANCE ("main" for the
-# rounds, "idle-N" for a fresh process per idle measurement), all under taskset -c PROXY_CPU.
+# rounds, "idle-N" for a fresh process per idle measurement), all under taskset -c PROXY_CPU;
+# "scale-N" (corral and HAProxy only) is one with N threads, on every CPU.
+
+# threads_of INSTANCE: N for scale-N, else 1.
+threads_of() {
+  if [[ $1 == scale-* ]]; then echo "${1#scale-}"; else echo 1; fi
+}
+
+# cpus_of INSTANCE: where the proxy runs.
+cpus_of() {
+  if [[ $1 == scale-* ]]; then echo "$all_cpus"; else echo "$proxy_cpu"; fi
+}
 
 start_corral_proxy() {
   local instance=$1 dir=$work/$1-corral servers="" splice="" bulk_splice="" i endpoint frontend
@@ -181,10 +208,11 @@ start_corral_proxy() {
     splice="    splice: $corral_splice"
     bulk_splice=$'    splice: off\n  - name: bulk_splice\n    listen: 127.0.0.1:0\n    backend: iperf\n    splice: auto'
   fi
-  fill "$here/compare/corral.yaml.in" "$dir/corral.yaml" "CERT=$work/bench.pem" \
+  fill "$here/compare/corral.yaml.in" "$dir/corral.yaml" "WORKERS=$(threads_of "$instance")" \
+    "CERT=$work/bench.pem" \
     "KEY=$work/bench.key" "SERVERS=${servers%$'\n'}" "IPERF=$iperf_address" "SINK=$sink_address" \
     "SPLICE=$splice" "BULK_SPLICE=$bulk_splice"
-  start_corral "$build" "$dir/corral.yaml" "$dir" taskset -c "$proxy_cpu" || exit 1
+  start_corral "$build" "$dir/corral.yaml" "$dir" taskset -c "$(cpus_of "$instance")" || exit 1
   for endpoint in plain tls bulk bulk-splice idle; do
     frontend=${endpoint/-/_}
     [[ $endpoint == bulk-splice && -z $corral_splice ]] && continue
@@ -208,9 +236,11 @@ start_haproxy() {
   fill "$here/compare/haproxy.cfg.in" "$dir/haproxy.cfg" "PLAIN_PORT=${ports[plain]}" \
     "TLS_PORT=${ports[tls]}" "BULK_PORT=${ports[bulk]}" "BULK_SPLICE_PORT=${ports[bulk-splice]}" \
     "IDLE_PORT=${ports[idle]}" "PEM=$work/bench-haproxy.pem" "SERVERS=${servers%$'\n'}" \
-    "IPERF=$iperf_address" "SINK=$sink_address" "MAXCONN=$(((nofile - 2 * 64 - 100) / 2))"
+    "IPERF=$iperf_address" "SINK=$sink_address" "MAXCONN=$(((nofile - 2 * 64 - 100) / 2))" \
+    "NBTHREAD=$(threads_of "$instance")"
   # -db keeps HAProxy in the foreground as one process, so its PID is the one recorded here.
-  start_child /dev/null "$dir/haproxy.log" taskset -c "$proxy_cpu" haproxy -f "$dir/haproxy.cfg" -db
+  start_child /dev/null "$dir/haproxy.log" taskset -c "$(cpus_of "$instance")" \
+    haproxy -f "$dir/haproxy.cfg" -db
   for endpoint in "${!ports[@]}"; do
     addr[$instance/haproxy/$endpoint]=127.0.0.1:${ports[$endpoint]}
     pid[$instance/haproxy/$endpoint]=$CHILD_PID
@@ -324,16 +354,27 @@ labels() {
         [[ $proxy == haproxy ]] && echo haproxy-splice
         [[ $proxy == corral && -n $corral_splice ]] && echo corral-splice
         ;;
+      scale) [[ $proxy == corral || $proxy == haproxy ]] && printf '%s\n' "$proxy-1" "$proxy-2" ;;
       *) echo "$proxy" ;;
     esac
   done
   return 0
 }
 
-# target INSTANCE LABEL SCENARIO: the INSTANCE/PROXY/ENDPOINT key that LABEL loads in SCENARIO.
+# scale_name LABEL: the table's name for a scale row, such as "corral workers: 2".
+scale_name() {
+  case $1 in
+    corral-*) echo "corral workers: ${1#corral-}" ;;
+    haproxy-*) echo "haproxy nbthread ${1#haproxy-}" ;;
+  esac
+}
+
+# target INSTANCE LABEL SCENARIO: the INSTANCE/PROXY/ENDPOINT key that LABEL loads in SCENARIO;
+# scale ignores INSTANCE: its label names the process (corral-2: the corral of instance scale-2).
 target() {
   case $3 in
     keep-alive | close) echo "$1/$2/plain" ;;
+    scale) echo "scale-${2##*-}/${2%-*}/plain" ;;
     tls-*) echo "$1/$2/tls" ;;
     idle) echo "$1/$2/idle" ;;
     bulk)
@@ -346,10 +387,11 @@ target() {
 }
 
 # baseline SCENARIO LABEL: what LABEL's ratios divide by: in bulk, the splice variants by
-# haproxy-splice.
+# haproxy-splice; in scale, the same proxy with one thread.
 baseline() {
   case $1/$2 in
     bulk/*-splice) echo haproxy-splice ;;
+    scale/*) echo "${2%-*}-1" ;;
     *) echo haproxy ;;
   esac
 }
@@ -357,16 +399,44 @@ baseline() {
 # ---------------------------------------------------------------------------------------------
 # Measurements.
 
+# thread_ticks PID: one line per thread of PID: its TID and utime + stime in clock ticks.
+thread_ticks() {
+  local stat fields task
+  for task in /proc/"$1"/task/*; do
+    stat=$(<"$task/stat") || continue # a thread that ended meanwhile
+    read -r -a fields <<<"${stat##*) }"
+    echo "${task##*/} $((fields[11] + fields[12]))"
+  done
+}
+
+# busiest_share BEFORE AFTER: the busiest thread's share of the CPU time that all the threads
+# spent between two thread_ticks listings: 1.00 when one thread did it all, 0.50 when two shared
+# it evenly; "-" when they spent none.
+busiest_share() {
+  awk 'NR == FNR {b[$1] = $2; next} {d = $2 - b[$1]; t += d; if (d > m) m = d}
+       END {if (t > 0) printf "%.2f", m / t; else print "-"}' <(echo "$1") <(echo "$2")
+}
+
 measure_wrk() {
   local scenario=$1 label=$2 round=$3 key scheme=http header=() out=$work/wrk-$1-$2-$3.txt
+  local launcher=() threads_before="" share=""
   key=$(target main "$label" "$scenario")
   [[ $scenario == tls-* ]] && scheme=https
   [[ $scenario == *close ]] && header=(-H 'Connection: close')
+  if [[ $scenario == scale ]]; then
+    launcher=(taskset -c "$all_cpus") # wrk, the backends and the proxy share every CPU
+    place_backends "$all_cpus"
+    threads_before=$(thread_ticks "${pid[$key]}")
+  fi
   local before after
   before=$(cpu_ticks "${pid[$key]}")
-  wrk -t"$threads" -c"$connections" -d"$duration" --latency "${header[@]}" \
+  "${launcher[@]}" wrk -t"$threads" -c"$connections" -d"$duration" --latency "${header[@]}" \
     "$scheme://${addr[$key]}/" >"$out" 2>&1 || true
   after=$(cpu_ticks "${pid[$key]}")
+  if [[ $scenario == scale ]]; then
+    share=$(busiest_share "$threads_before" "$(thread_ticks "${pid[$key]}")")
+    place_backends "$load_cpu"
+  fi
   local requests rps p50 p99 bad errors cpu
   requests=$(awk '/ requests in / {print $1}' "$out")
   rps=$(awk '/^Requests\/sec:/ {print $2}' "$out")
@@ -376,8 +446,10 @@ measure_wrk() {
   errors=$(sed -n 's/^ *Socket errors: //p' "$out")
   cpu=$(awk -v t=$((after - before)) -v hz="$clock_ticks" -v n="${requests:-0}" \
     'BEGIN {if (n > 0) printf "%.2f", t * 1e6 / hz / n; else print "-"}')
+  local notes=${share:+, busiest thread $share}${bad:+, $bad bad replies}
+  notes+=${errors:+, socket errors: $errors}
   echo "round $round  $scenario  $label: ${rps:-0} req/s, p50 ${p50:-?} ms, p99 ${p99:-?} ms," \
-    "CPU $cpu µs/req${bad:+, $bad bad replies}${errors:+, socket errors: $errors}"
+    "CPU $cpu µs/req$notes"
   if [[ -n $bad || -z $rps || $rps == 0* || $cpu == - ]]; then
     failures=$((failures + 1))
     show_log "$out"
@@ -387,6 +459,10 @@ measure_wrk() {
   record "$scenario" "$label" p50 "$round" "$p50"
   record "$scenario" "$label" p99 "$round" "$p99"
   record "$scenario" "$label" cpu "$round" "$cpu"
+  [[ -z $share || $share == - ]] || record "$scenario" "$label" share "$round" "$share"
+  # scale: how many cores the proxy kept busy; well below its threads, it was not the bottleneck.
+  [[ $scenario != scale ]] ||
+    record scale "$label" cores "$round" "$(awk -v r="$rps" -v c="$cpu" 'BEGIN {print r * c / 1e6}')"
 }
 
 measure_bulk() {
@@ -469,7 +545,14 @@ measure_idle() {
 
 warm_up() {
   ((warmup > 0)) || return 0
-  local proxy
+  local proxy label scaled
+  if runs scale; then
+    mapfile -t scaled < <(labels scale)
+    for label in "${scaled[@]}"; do
+      wrk -t1 -c"$connections" -d"${warmup}s" "http://${addr[$(target main "$label" scale)]}/" \
+        >/dev/null
+    done
+  fi
   for proxy in "${proxies[@]}"; do
     if runs keep-alive || runs close; then
       wrk -t1 -c"$connections" -d"${warmup}s" "http://${addr[main/$proxy/plain]}/" >/dev/null
@@ -534,6 +617,29 @@ print_bulk_table() {
   done < <(labels bulk)
 }
 
+print_scale_table() {
+  local label
+  echo
+  echo "### scale (keep-alive with 1 and 2 threads, not pinned: proxy, wrk and backends share" \
+    "CPUs $all_cpus)"
+  echo
+  echo "The load generator and the backends compete with the proxy for the same cores, so req/s" \
+    "cannot double; CPU per request should stay flat (vs 1 thread near 1.00), and with 2 threads" \
+    "the busiest thread should do about half (0.50) of the process's CPU time, not all (1.00)." \
+    "Proxy cores busy (req/s × CPU per request) well below the proxy's threads means that it was" \
+    "not the bottleneck."
+  echo
+  echo "| proxy | req/s | req/s vs 1 thread | p99 ms | CPU µs/req | CPU/req vs 1 thread |" \
+    "busiest thread | proxy cores busy |"
+  echo "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
+  while read -r label; do
+    echo "| $(scale_name "$label") | $(cell scale "$label" rps %.0f) | $(ratio scale "$label" rps) |" \
+      "$(cell scale "$label" p99 %.2f) | $(cell scale "$label" cpu %.1f) |" \
+      "$(ratio scale "$label" cpu) | $(cell scale "$label" share %.2f) |" \
+      "$(cell scale "$label" cores %.2f) |"
+  done < <(labels scale)
+}
+
 print_idle_table() {
   local label
   echo
@@ -574,7 +680,8 @@ print_tables() {
   echo "## corral and peers: median of $rounds rounds, ${seconds}s each"
   echo
   echo "$(nproc --all) cores, $(uname -r), load average $load_before before the run; proxy on CPU" \
-    "$proxy_cpu, load and servers on CPU $load_cpu. corral: $build; HAProxy" \
+    "$proxy_cpu, load and servers on CPU $load_cpu (scale: all on CPUs $all_cpus)." \
+    "corral: $build; HAProxy" \
     "$(haproxy -v 2>/dev/null | awk 'NR == 1 {print $3}'); NGINX" \
     "$(nginx -v 2>&1 | sed 's|.*nginx/||'); iperf3 $(iperf3 --version | awk 'NR == 1 {print $2}');" \
     "wrk -t$threads -c$connections, $backends backends${corral_splice:+; corral splice: $corral_splice}."
@@ -582,10 +689,14 @@ print_tables() {
     case $scenario in
       bulk) print_bulk_table ;;
       idle) print_idle_table ;;
+      scale) print_scale_table ;;
       *) print_wrk_table "$scenario" ;;
     esac
   done
-  has haproxy && print_ratios
+  # The ratios to HAProxy, unless scale (whose ratios are to one thread) is all that ran.
+  if has haproxy && [[ " ${scenarios[*]} " != " scale " ]]; then
+    print_ratios
+  fi
   return 0
 }
 
@@ -615,6 +726,12 @@ main() {
       check_tls "$proxy"
     fi
   done
+  if runs scale; then # corral-2: the corral of instance scale-2, with 2 workers
+    mapfile -t order < <(labels scale)
+    for label in "${order[@]}"; do
+      start_proxy "scale-${label##*-}" "${label%-*}"
+    done
+  fi
   warm_up
   for ((round = 1; round <= rounds; ++round)); do
     for scenario in "${scenarios[@]}"; do
@@ -622,7 +739,7 @@ main() {
       ((round % 2)) || mapfile -t order < <(printf '%s\n' "${order[@]}" | tac)
       for label in "${order[@]}"; do
         case $scenario in
-          keep-alive | close | tls-keep-alive | tls-close) measure_wrk "$scenario" "$label" "$round" ;;
+          keep-alive | close | tls-* | scale) measure_wrk "$scenario" "$label" "$round" ;;
           bulk) measure_bulk "$label" "$round" ;;
           idle) measure_idle "$label" "$round" ;;
           *) die "unknown scenario '$scenario' in SCENARIOS" ;;
