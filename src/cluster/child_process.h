@@ -17,7 +17,7 @@
 
 #include "cluster/child_reaper.h"
 #include "cluster/line_splitter.h"
-#include "cluster/timer.h"
+#include "corral/core/timer.h"
 #include "corral/cluster/supervisor.h"
 #include "corral/core/error.h"
 

@@ -11,7 +11,7 @@
 #include "cluster/child_reaper.h"
 #include "cluster/output_ring.h"
 #include "cluster/restart_backoff.h"
-#include "cluster/timer.h"
+#include "corral/core/timer.h"
 #include "corral/cluster/supervisor.h"
 
 namespace corral::cluster {

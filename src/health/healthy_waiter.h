@@ -7,7 +7,7 @@
 #include <memory>
 
 #include "health/probe.h"
-#include "health/timer.h"
+#include "corral/core/timer.h"
 
 namespace corral::health {
 

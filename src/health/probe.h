@@ -14,7 +14,7 @@
 #include "corral/core/address.h"
 #include "corral/health/health_checker.h"
 
-#include "health/timer.h"
+#include "corral/core/timer.h"
 
 namespace corral::health {
 

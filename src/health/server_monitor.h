@@ -11,7 +11,7 @@
 #include "corral/health/health_checker.h"
 
 #include "health/probe.h"
-#include "health/timer.h"
+#include "corral/core/timer.h"
 
 namespace corral::health {
 

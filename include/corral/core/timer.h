@@ -1,6 +1,7 @@
 #pragma once
-// A one-shot libevent timer that calls a std::function. Destroying the Timer cancels it.
-// (cluster/timer.h is the same idea; each component keeps its private helpers.)
+// A one-shot libevent timer that calls a std::function, so that code on the control loop (the
+// supervisors, the health checks) reads as steps rather than C callbacks. Destroying the Timer
+// cancels it.
 
 #include <chrono>
 #include <functional>
@@ -8,7 +9,7 @@
 
 #include <event2/event.h>
 
-namespace corral::health {
+namespace corral {
 
 class Timer {
 public:
@@ -16,9 +17,11 @@ public:
   Timer(const Timer&) = delete;
   Timer& operator=(const Timer&) = delete;
 
-  /// (Re)arms the timer; a pending one is replaced.
+  /// (Re)arms the timer, from now (not from when the loop woke); a pending one is replaced and a
+  /// negative delay fires on the next turn.
   void start(std::chrono::microseconds delay);
   void cancel();
+  bool pending() const;
 
 private:
   static void onFire(evutil_socket_t, short, void* arg) noexcept;
@@ -31,4 +34,4 @@ private:
   std::function<void()> on_fire_;
 };
 
-} // namespace corral::health
+} // namespace corral

@@ -1,16 +1,16 @@
-#include "health/timer.h"
+#include "corral/core/timer.h"
 
 #include <algorithm>
 #include <cstdlib>
 
 #include "corral/core/log.h"
 
-namespace corral::health {
+namespace corral {
 
 Timer::Timer(event_base* base, std::function<void()> on_fire)
     : base_(base), event_(evtimer_new(base, &Timer::onFire, this)), on_fire_(std::move(on_fire)) {
   if (!event_) {
-    log::health()->critical("evtimer_new failed");
+    log::core()->critical("evtimer_new failed");
     std::abort();
   }
 }
@@ -25,15 +25,15 @@ void Timer::start(std::chrono::microseconds delay) {
   evtimer_add(event_.get(), &tv);
 }
 
-void Timer::cancel() {
-  evtimer_del(event_.get());
-}
+void Timer::cancel() { evtimer_del(event_.get()); }
 
-// The callback may destroy this Timer (a finished check tears down its owner), so it runs from a
-// copy, and nothing touches the Timer after it returns.
+bool Timer::pending() const { return evtimer_pending(event_.get(), nullptr) != 0; }
+
+// The callback may destroy this Timer (its owner reacts to a timeout by tearing down), so it runs
+// from a copy, and nothing touches the Timer after it returns.
 void Timer::onFire(evutil_socket_t, short, void* arg) noexcept {
   auto on_fire = static_cast<Timer*>(arg)->on_fire_;
   on_fire();
 }
 
-} // namespace corral::health
+} // namespace corral
