@@ -6,6 +6,7 @@
 
 #include <cerrno>
 
+#include <openssl/bio.h>
 #include <openssl/err.h>
 
 namespace corral::proxy {
@@ -23,14 +24,37 @@ int tlsError(SSL* ssl, int result) {
   return error;
 }
 
+// Records whether OpenSSL's last recv on the socket came back short (the socket is drained).
+long noteShortRead(BIO* bio, int operation, const char*, size_t length, int, long, int result,
+                   size_t* processed) {
+  if (operation == (BIO_CB_READ | BIO_CB_RETURN)) {
+    auto* endpoint = reinterpret_cast<Endpoint*>(BIO_get_callback_arg(bio));
+    endpoint->short_read = result > 0 && processed != nullptr && *processed < length;
+  }
+  return result;
+}
+
 } // namespace
+
+void Endpoint::tlsWatchReads() {
+  SSL_set_read_ahead(ssl, 1);
+  BIO* bio = SSL_get_rbio(ssl);
+  BIO_set_callback_arg(bio, reinterpret_cast<char*>(this));
+  BIO_set_callback_ex(bio, noteShortRead);
+}
 
 Io Endpoint::receive(char* to, size_t size) {
   if (ssl != nullptr) {
     ERR_clear_error();
     errno = 0;
+    short_read = false;
     const int n = SSL_read(ssl, to, static_cast<int>(size));
     if (n > 0) {
+      // Read ahead fills OpenSSL's buffer from the socket: once a recv came back short and the
+      // buffer holds nothing more, the socket is drained and the next bytes bring an edge.
+      if (short_read && !hung_up && SSL_has_pending(ssl) == 0) {
+        readable = false;
+      }
       return {IoStatus::Ok, static_cast<size_t>(n)};
     }
     switch (tlsError(ssl, n)) {

@@ -31,6 +31,7 @@ struct Endpoint {
   bool readable = false;
   bool writable = false;
   bool hung_up = false; // FIN, reset or error seen: read on until recv says so, short or not
+  bool short_read = false; // TLS: the SSL's last recv got less than it asked for (tlsWatchReads)
 
   /// Records what an edge says (epoll flags).
   void onEdge(uint32_t events) {
@@ -51,6 +52,9 @@ struct Endpoint {
   void shutWrite();
   /// Frees the SSL and closes the socket (which unregisters it).
   void close();
+  /// TLS: read ahead, and note whether each recv that OpenSSL makes drains the socket, so that a
+  /// record read without a following EAGAIN can end the reading as a short plain read does.
+  void tlsWatchReads();
 };
 
 } // namespace corral::proxy

@@ -80,6 +80,7 @@ bool Session::openTlsClient() {
   }
   SSL_set_accept_state(ssl);
   client_.ssl = ssl;
+  client_.tlsWatchReads();
   return true;
 }
 
@@ -126,6 +127,7 @@ bool Session::startServerTls() {
   }
   SSL_set_connect_state(ssl);
   server_.ssl = ssl;
+  server_.tlsWatchReads();
   return true;
 }
 
