@@ -36,11 +36,32 @@ long noteShortRead(BIO* bio, int operation, const char*, size_t length, int, lon
 
 } // namespace
 
-void Endpoint::tlsWatchReads() {
+// OpenSSL reads and writes the socket itself. Partial writes: a record at a time, so a short write
+// leaves the rest in the relay's buffer; a moving buffer: the retry after WANT_WRITE may come from
+// the same bytes at a new address once the buffer was compacted. Read ahead, with a callback that
+// notes whether each recv drained the socket, so that a TLS read ends as a short plain read does,
+// without a recv that finds nothing. A peer that closes TCP without close_notify has simply closed
+// (SSL_OP_IGNORE_UNEXPECTED_EOF in the contexts): the relayed protocol's framing catches that.
+bool Endpoint::startTls(SSL* new_ssl, bool accepting) {
+  if (new_ssl == nullptr) {
+    return false;
+  }
+  if (SSL_set_fd(new_ssl, fd) != 1) {
+    SSL_free(new_ssl);
+    return false;
+  }
+  ssl = new_ssl;
+  SSL_set_mode(ssl, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
   SSL_set_read_ahead(ssl, 1);
   BIO* bio = SSL_get_rbio(ssl);
   BIO_set_callback_arg(bio, reinterpret_cast<char*>(this));
   BIO_set_callback_ex(bio, noteShortRead);
+  if (accepting) {
+    SSL_set_accept_state(ssl);
+  } else {
+    SSL_set_connect_state(ssl);
+  }
+  return true;
 }
 
 Io Endpoint::receive(char* to, size_t size) {
@@ -189,7 +210,7 @@ void Endpoint::close() {
     ::close(fd);
     fd = -1;
   }
-  readable = writable = hung_up = false;
+  readable = writable = hung_up = short_read = false;
 }
 
 } // namespace corral::proxy

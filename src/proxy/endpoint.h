@@ -31,7 +31,7 @@ struct Endpoint {
   bool readable = false;
   bool writable = false;
   bool hung_up = false; // FIN, reset or error seen: read on until recv says so, short or not
-  bool short_read = false; // TLS: the SSL's last recv got less than it asked for (tlsWatchReads)
+  bool short_read = false; // TLS: the SSL's last recv got less than it asked for
 
   /// Records what an edge says (epoll flags).
   void onEdge(uint32_t events) {
@@ -52,9 +52,9 @@ struct Endpoint {
   void shutWrite();
   /// Frees the SSL and closes the socket (which unregisters it).
   void close();
-  /// TLS: read ahead, and note whether each recv that OpenSSL makes drains the socket, so that a
-  /// record read without a following EAGAIN can end the reading as a short plain read does.
-  void tlsWatchReads();
+  /// Makes this a TLS endpoint (server side when `accepting`) that owns `ssl`; false, with `ssl`
+  /// freed, when OpenSSL cannot take the socket (or `ssl` is null: out of memory).
+  bool startTls(SSL* ssl, bool accepting);
 };
 
 } // namespace corral::proxy

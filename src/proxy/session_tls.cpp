@@ -27,23 +27,6 @@ constexpr size_t handshakeIndex(bool failed, bool resumed) {
   return (failed ? 2 : 0) + (resumed ? 1 : 0);
 }
 
-// OpenSSL reads and writes the socket itself. Partial writes: a record at a time, so a short
-// write leaves the rest in our buffer; a moving buffer: the retry after WANT_WRITE may come from
-// the same bytes at a new address once the buffer was compacted. A peer that closes TCP without
-// close_notify has simply closed (SSL_OP_IGNORE_UNEXPECTED_EOF in the contexts): the relayed
-// protocol's own framing catches truncation.
-bool attach(SSL* ssl, int fd) {
-  if (ssl == nullptr) {
-    return false;
-  }
-  if (SSL_set_fd(ssl, fd) != 1) {
-    SSL_free(ssl);
-    return false;
-  }
-  SSL_set_mode(ssl, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
-  return true;
-}
-
 // The reason a handshake failed, from what it left in this thread's error queue.
 tls::HandshakeFailure takeHandshakeFailure() {
   std::array<unsigned long, 8> errors{}; // the first few are enough to tell the reason
@@ -73,16 +56,7 @@ int stepHandshake(Endpoint& endpoint) {
 
 } // namespace
 
-bool Session::openTlsClient() {
-  SSL* ssl = frontend_.tls->newSsl();
-  if (!attach(ssl, client_.fd)) {
-    return false;
-  }
-  SSL_set_accept_state(ssl);
-  client_.ssl = ssl;
-  client_.tlsWatchReads();
-  return true;
-}
+bool Session::openTlsClient() { return client_.startTls(frontend_.tls->newSsl(), true); }
 
 void Session::continueClientHandshake() {
   if (!client_.readable && !client_.writable) {
@@ -121,14 +95,7 @@ void Session::countHandshakeFailure(tls::HandshakeFailure failure) {
 // servers[].tls: the handshake starts once TCP is up (and the PROXY header, if any, is sent);
 // the connect timeout covers both.
 bool Session::startServerTls() {
-  SSL* ssl = server_choice_->tls->newSsl(server_choice_->host);
-  if (!attach(ssl, server_.fd)) {
-    return false;
-  }
-  SSL_set_connect_state(ssl);
-  server_.ssl = ssl;
-  server_.tlsWatchReads();
-  return true;
+  return server_.startTls(server_choice_->tls->newSsl(server_choice_->host), false);
 }
 
 void Session::continueServerHandshake() {
