@@ -55,6 +55,8 @@ struct Endpoint {
   /// Makes this a TLS endpoint (server side when `accepting`) that owns `ssl`; false, with `ssl`
   /// freed, when OpenSSL cannot take the socket (or `ssl` is null: out of memory).
   bool startTls(SSL* ssl, bool accepting);
+  /// TLS: the handshake is over; from now on OpenSSL reads ahead (see startTls).
+  void tlsHandshakeDone();
 };
 
 } // namespace corral::proxy

@@ -74,6 +74,7 @@ void Session::continueClientHandshake() {
   const bool resumed = SSL_session_reused(client_.ssl) == 1;
   frontendCells().tls_handshakes[handshakeIndex(false, resumed)].add();
   handshake_done_ = true;
+  client_.tlsHandshakeDone();
   event_del(&timer_);
   routeClient();
 }
@@ -101,6 +102,7 @@ bool Session::startServerTls() {
 void Session::continueServerHandshake() {
   const int step = stepHandshake(server_);
   if (step > 0) {
+    server_.tlsHandshakeDone();
     onConnected();
   } else if (step < 0) {
     onConnectFailed(serverTlsFailure());
