@@ -24,5 +24,9 @@ case $mode in
     ;;
 esac
 
+# ccache, when installed, makes rebuilds in several worktrees cheap; CI machines have none.
+if command -v ccache >/dev/null; then
+  options+=(-DCMAKE_C_COMPILER_LAUNCHER=ccache -DCMAKE_CXX_COMPILER_LAUNCHER=ccache)
+fi
 cmake -S "$CORRAL_ROOT" -B "$dir" -G Ninja "${options[@]}"
 cmake --build "$dir" -j"$(nproc)"
