@@ -2,8 +2,6 @@
 
 #include <unistd.h>
 
-#include <event2/dns.h>
-
 #include <fmt/format.h>
 
 #include "corral/config/loader.h"
@@ -19,14 +17,18 @@ constexpr timeval kSlowStartTick{1, 0}; // Maglev tables follow slow-start ramps
 } // namespace
 
 ControlPlane::ControlPlane(event_base* base, std::string config_path)
-    : base_(base), config_path_(std::move(config_path)) {}
+    : base_(base), config_path_(std::move(config_path)), discovery_(base, [this] {
+        if (auto rebuilt = rebuild(); !rebuilt) {
+          log::core()->error("DNS discovery: {}", rebuilt.error().message);
+        }
+      }) {}
 
 Result<std::unique_ptr<ControlPlane>> ControlPlane::create(event_base* base, std::string config_path,
                                                            config::Config config) {
   std::unique_ptr<ControlPlane> plane(new ControlPlane(base, std::move(config_path)));
   plane->config_ = std::move(config);
-  plane->resolveNow();
-  auto snapshot = runtime::Snapshot::build(plane->materialize());
+  plane->discovery_.resolveNow(plane->config_);
+  auto snapshot = runtime::Snapshot::build(plane->discovery_.expand(plane->config_));
   if (!snapshot) {
     return std::unexpected(snapshot.error());
   }
@@ -86,12 +88,6 @@ ControlPlane::~ControlPlane() {
       event_free(timer);
     }
   }
-  if (resolve_timer_ != nullptr) {
-    event_free(resolve_timer_);
-  }
-  if (dns_ != nullptr) {
-    evdns_base_free(dns_, /*fail_requests=*/1); // pending lookups answer "cancelled" and go
-  }
   health_.reset();
   supervisors_.clear(); // kills what is left, synchronously: children never outlive corral
   proxy_.reset();
@@ -103,7 +99,7 @@ void ControlPlane::start() {
     supervisor->start();
   }
   updateHealthTargets();
-  startDiscovery();
+  discovery_.watch(config_);
   slow_start_timer_ = event_new(base_, -1, EV_PERSIST, [](evutil_socket_t, short, void* self) {
     static_cast<ControlPlane*>(self)->onSlowStartTick();
   }, this);
@@ -147,6 +143,14 @@ Result<void> ControlPlane::publish(runtime::SnapshotPtr next) {
   return {};
 }
 
+Result<void> ControlPlane::rebuild() {
+  auto next = runtime::Snapshot::build(discovery_.expand(config_), current().get(), spawned_);
+  if (!next) {
+    return std::unexpected(next.error());
+  }
+  return publish(*next);
+}
+
 Result<void> ControlPlane::reload() {
   auto loaded = config::loadFile(config_path_);
   if (!loaded) {
@@ -160,7 +164,7 @@ Result<void> ControlPlane::reload() {
     return fail(ErrorCode::BadConfig, lines);
   }
   config::Config previous = std::exchange(config_, std::move(loaded->config));
-  resolveNow();
+  discovery_.resolveNow(config_);
   Result<void> published = rebuild();
   if (!published) {
     config_ = std::move(previous);
@@ -172,7 +176,7 @@ Result<void> ControlPlane::reload() {
   if (auto supervisors = startSupervisors(); !supervisors) {
     log::cluster()->error("{}", supervisors.error().message);
   }
-  startDiscovery();
+  discovery_.watch(config_);
   control_metrics_->countConfigReload(metrics::ReloadResult::Success);
   log::config()->info("reloaded {}", config_path_);
   return {};

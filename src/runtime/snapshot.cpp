@@ -1,7 +1,5 @@
 #include "corral/runtime/snapshot.h"
 
-#include <netdb.h>
-
 #include <algorithm>
 #include <thread>
 
@@ -12,26 +10,6 @@
 
 namespace corral::runtime {
 namespace {
-
-// Numeric addresses parse directly; names go through getaddrinfo, which blocks: this runs on the
-// control thread at start or reload, never on a worker.
-Result<SocketAddress> resolve(const HostPort& host_port) {
-  if (auto numeric = SocketAddress::fromHostPort(host_port)) {
-    return numeric;
-  }
-  addrinfo hints{};
-  hints.ai_socktype = SOCK_STREAM;
-  addrinfo* found = nullptr;
-  const std::string port = std::to_string(host_port.port);
-  const int rc = getaddrinfo(host_port.host.c_str(), port.c_str(), &hints, &found);
-  if (rc != 0 || found == nullptr) {
-    return fail(ErrorCode::NotFound,
-                fmt::format("cannot resolve \"{}\": {}", host_port.host, gai_strerror(rc)));
-  }
-  SocketAddress address = SocketAddress::fromSockaddr(found->ai_addr, found->ai_addrlen);
-  freeaddrinfo(found);
-  return address;
-}
 
 template <class T>
 std::shared_ptr<T> carryOver(const std::shared_ptr<T>* previous, size_t workers) {
@@ -147,7 +125,9 @@ Result<std::shared_ptr<const Snapshot>> Snapshot::build(config::Config config,
                     .servers = {},
                     .stats = carryOver(old_backend ? &old_backend->stats : nullptr, workers)};
     for (const config::ServerConfig& server_config : backend_config.servers) {
-      auto address = resolve(server_config.address);
+      // DNS names were expanded to their records by discovery (discovery.h); a name here is a
+      // caller's mistake, and resolving it would block.
+      auto address = SocketAddress::fromHostPort(server_config.address);
       if (!address) {
         address.error().message = fmt::format("backend {}, server {}: {}", backend_config.name,
                                               server_config.name, address.error().message);

@@ -4,9 +4,6 @@
 // API — and publishes to the workers. Every method runs on the control thread's event_base.
 
 #include <event2/event.h>
-#include <event2/util.h>
-
-struct evdns_base;
 
 #include <functional>
 #include <map>
@@ -19,11 +16,19 @@ struct evdns_base;
 #include "corral/admin/admin_server.h"
 #include "corral/admin/control.h"
 #include "corral/cluster/supervisor.h"
+#include "corral/discovery/discovery.h"
 #include "corral/health/health_checker.h"
 #include "corral/metrics/metrics_server.h"
 #include "corral/proxy/proxy.h"
 
 namespace corral::control {
+
+/// The last active check of one server, for `ctl status`.
+struct LastCheck {
+  std::string detail; // "ok", "refused", "timeout", "status 503"
+  double latency_ms = 0;
+};
+using LastChecks = std::map<std::pair<std::string, std::string>, LastCheck>; // (backend, server)
 
 class ControlPlane final : public admin::Control {
 public:
@@ -59,11 +64,6 @@ public:
   void unfollowLogs(uint64_t id) override;
 
 private:
-  struct LastCheck {
-    std::string detail;
-    double latency_ms = 0;
-  };
-
   ControlPlane(event_base* base, std::string config_path);
   Result<void> publish(runtime::SnapshotPtr next);
   runtime::SnapshotPtr current() const;
@@ -78,22 +78,15 @@ private:
   void onInstanceChanged(const std::string& backend, uint32_t slot, const SocketAddress& address);
   void drainOld(const std::string& backend, uint32_t slot, std::function<void()> drained);
   cluster::Supervisor* supervisor(std::string_view backend) const;
-  // DNS discovery (control_discovery.cpp)
-  void resolveNow();
-  config::Config materialize() const;
+  /// A snapshot of config_ with the current DNS records, the instances' addresses and the
+  /// counters of the current one, published.
   Result<void> rebuild();
-  void startDiscovery();
-  void onResolveTimer();
-  void onResolved(const std::string& name, int result, evutil_addrinfo* found);
   void stopSupervisors(std::function<void()> done);
 
   event_base* base_;
   std::string config_path_;
   config::Config config_; // as loaded: server addresses may still be DNS names
-  std::map<std::string, std::vector<SocketAddress>> resolved_; // "app:8080" -> its records
-  evdns_base* dns_ = nullptr;
-  event* resolve_timer_ = nullptr;
-  int lookups_in_flight_ = 0;
+  discovery::Discovery discovery_;
   mutable std::mutex snapshot_mutex_; // the scrape thread reads current(); never a worker
   runtime::SnapshotPtr snapshot_;
   // Maglev tables posted to the workers since snapshot_ was published (refreshMaglev), by backend.
@@ -101,7 +94,7 @@ private:
   runtime::Snapshot::Spawned spawned_;
   std::unique_ptr<proxy::Proxy> proxy_;
   std::unique_ptr<health::HealthChecker> health_;
-  std::map<std::pair<std::string, std::string>, LastCheck> last_checks_;
+  LastChecks last_checks_;
   std::shared_ptr<metrics::ControlMetrics> control_metrics_;
   std::unique_ptr<metrics::MetricsServer> metrics_;
   std::unique_ptr<admin::AdminServer> admin_;

@@ -134,8 +134,8 @@ struct Snapshot {
   std::vector<Frontend> frontends;
   std::vector<Backend> backends;
 
-  /// Builds a snapshot from a validated config. Server host names are resolved here (once, on
-  /// the control thread, before any worker uses the result). Counters of frontends and servers
+  /// Builds a snapshot from a validated config whose server addresses are numeric (DNS names are
+  /// expanded to their records first: discovery::Discovery::expand). Counters of frontends and servers
   /// that also exist in `previous` (same name) are carried over.
   /// `spawned` gives, per backend with a `spawn` section, the address of each instance slot (the
   /// cluster supervisor's); slots missing from it get port `first + slot`. A server whose address

@@ -1,0 +1,150 @@
+// `ctl status` and `ctl route` from a snapshot (report.h).
+
+#include "report.h"
+
+#include <fmt/format.h>
+
+#include "corral/balance/balancer.h"
+#include "corral/balance/client_key.h"
+#include "corral/runtime/placement.h"
+
+namespace corral::control {
+namespace {
+
+std::string_view balanceName(config::Balance balance) {
+  switch (balance) {
+  case config::Balance::RoundRobin: return "round_robin";
+  case config::Balance::LeastConnections: return "least_connections";
+  case config::Balance::IpHash: return "ip_hash";
+  case config::Balance::StickyCookie: return "sticky_cookie";
+  }
+  return "unknown";
+}
+
+template <class Cells, class Field>
+uint64_t sum(const runtime::PerWorker<Cells>& cells, Field field) {
+  uint64_t total = 0;
+  for (size_t w = 0; w < cells.size(); ++w) {
+    total += (cells.at(w).*field).get();
+  }
+  return total;
+}
+
+// The state word of DESIGN.md: operator state first, then health, then passive ejection.
+std::pair<std::string, std::string> stateOf(const runtime::ServerStats& stats,
+                                            const std::string& last_check) {
+  switch (stats.admin.load()) {
+  case runtime::AdminState::Disabled: return {"disabled", ""};
+  case runtime::AdminState::Drain: return {"drain", ""};
+  case runtime::AdminState::Enabled: break;
+  }
+  switch (stats.health.load()) {
+  case runtime::Health::Unknown: return {"unknown", ""};
+  case runtime::Health::Down: return {"down", last_check};
+  case runtime::Health::Up: break;
+  }
+  if (stats.ejected_until_ms.load() > runtime::steadyMs()) {
+    return {"down", "ejected after failed connects"};
+  }
+  return {"up", ""};
+}
+
+} // namespace
+
+admin::Status statusOf(const runtime::Snapshot& snapshot, const StatusInputs& inputs) {
+  admin::Status status{
+      .version = std::string(inputs.version),
+      .uptime_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - inputs.started_at).count()};
+  const auto& bound = inputs.bound;
+  for (size_t i = 0; i < snapshot.frontends.size(); ++i) {
+    const runtime::Frontend& frontend = snapshot.frontends[i];
+    status.frontends.push_back(
+        {.name = frontend.config->name,
+         .listen = i < bound.size() ? bound[i].second.toString() : "",
+         .backend = frontend.config->backend,
+         .active = frontend.stats->active.load(),
+         .total = sum(frontend.stats->cells, &runtime::FrontendCells::connections)});
+  }
+  const int64_t now = runtime::steadyMs();
+  for (const runtime::Backend& backend : snapshot.backends) {
+    admin::BackendStatus backend_status{.name = backend.config->name,
+                                        .balance = std::string(balanceName(backend.config->balance)),
+                                        .servers = {}};
+    const std::vector<cluster::InstanceStatus> instances = inputs.instances(backend.config->name);
+    for (size_t s = 0; s < backend.servers.size(); ++s) {
+      const runtime::Server& server = backend.servers[s];
+      const auto check = inputs.last_checks.find({backend.config->name, server.name});
+      const std::string last_check = check != inputs.last_checks.end() ? check->second.detail : "";
+      auto [state, reason] = stateOf(*server.stats, last_check);
+      const int32_t override_weight = server.stats->weight_override.load();
+      admin::ServerStatus row{
+          .name = server.name,
+          .address = server.address.toString(),
+          .state = state,
+          .reason = reason,
+          .weight = override_weight >= 0 ? static_cast<uint32_t>(override_weight) : server.weight,
+          .effective_weight = server.effectiveWeight(backend.config->slow_start, now),
+          .active = server.stats->active.load(),
+          .total = sum(server.stats->cells, &runtime::ServerCells::connections),
+          .bytes_in = sum(server.stats->cells, &runtime::ServerCells::bytes_in),
+          .bytes_out = sum(server.stats->cells, &runtime::ServerCells::bytes_out),
+          .last_check = last_check,
+          .last_check_ms = check != inputs.last_checks.end() ? check->second.latency_ms : 0};
+      if (s < instances.size()) {
+        const auto& instance = instances[s];
+        row.pid = instance.pid;
+        row.uptime_s = std::chrono::duration<double>(std::chrono::system_clock::now() -
+                                                     instance.started_at).count();
+        row.restarts = static_cast<uint32_t>(instance.restarts);
+      }
+      backend_status.servers.push_back(std::move(row));
+    }
+    status.backends.push_back(std::move(backend_status));
+  }
+  return status;
+}
+
+Result<admin::RouteAnswer> routeOf(const runtime::Backend& backend,
+                                   std::shared_ptr<const balance::MaglevTable> table,
+                                   const SocketAddress& client,
+                                   std::optional<std::string_view> cookie) {
+  const std::string_view backend_name = backend.config->name;
+  const int64_t now = runtime::steadyMs();
+  std::string why;
+  if (cookie && backend.cookie_signer) {
+    const auto now_unix = std::chrono::duration_cast<std::chrono::seconds>(
+                              std::chrono::system_clock::now().time_since_epoch()).count();
+    const auto id = backend.cookie_signer->verify(backend.config->name, *cookie, now_unix);
+    for (const runtime::Server& server : backend.servers) {
+      if (id && server.name == *id && server.stats->acceptsSticky(now)) {
+        return admin::RouteAnswer{.server = server.name,
+                                  .reason = "sticky cookie names this server, which is up"};
+      }
+    }
+    why = id ? fmt::format("cookie names {}, which cannot take clients; ", *id)
+             : "cookie is not valid (forged, expired or another backend's); ";
+  }
+  std::vector<balance::Candidate> candidates;
+  runtime::fillCandidates(backend, {}, now, candidates); // as a worker does for a new client
+  auto balancer = runtime::makeBalancer(backend, std::move(table));
+  uint64_t key = 0;
+  switch (backend.placement()) {
+  case config::Balance::IpHash:
+    key = balance::clientKey(client, backend.config->ip_hash.ipv4_prefix,
+                             backend.config->ip_hash.ipv6_prefix);
+    why += "ip_hash: the Maglev table maps this client's address to it";
+    break;
+  case config::Balance::LeastConnections:
+    why += "least_connections: fewest active connections for its weight";
+    break;
+  default:
+    why += "round_robin: each worker rotates on its own; this is the first in the rotation";
+  }
+  const auto pick = balancer->pick(candidates, key);
+  if (!pick) {
+    return fail(ErrorCode::Unavailable, fmt::format("no server of {} is up", backend_name));
+  }
+  return admin::RouteAnswer{.server = backend.servers[*pick].name, .reason = why};
+}
+
+} // namespace corral::control
