@@ -16,7 +16,10 @@
 
 #include "bearer_token.h"
 #include "corral/core/log.h"
+#include "corral/core/timer.h"
+#include "history.h"
 #include "log_streams.h"
+#include "page_assets.h"
 #include "reply.h"
 #include "request_path.h"
 
@@ -30,6 +33,18 @@ constexpr ev_ssize_t kMaxBodySize = 4096;
 constexpr ev_ssize_t kMaxHeadersSize = 16 * 1024;
 // An idle or stalled admin connection is closed after this long (not `logs --follow`).
 constexpr int kIdleTimeoutSeconds = 30;
+// How often the history takes a sample of every server.
+constexpr std::chrono::seconds kHistoryInterval{1};
+// The page may load only itself: no other origin, no inline script or style, no plugins, no
+// frames around it (clickjacking the drain buttons). data: only for the empty favicon.
+constexpr const char* kPagePolicy =
+    "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; "
+    "img-src 'self' data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
+
+double epochSeconds() {
+  return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
 
 } // namespace
 
@@ -69,9 +84,11 @@ std::optional<std::string> queryValue(const Call& call, const std::string& key) 
 
 class AdminServer::Impl {
 public:
-  Impl(event_base* base, Control& control, std::optional<BearerToken> token)
+  Impl(event_base* base, Control& control, std::optional<BearerToken> token,
+       std::chrono::milliseconds history_window)
       : http_(evhttp_new(base)), control_(control), token_(std::move(token)),
-        streams_(std::in_place, control) {
+        streams_(std::in_place, control), history_(history_window, kHistoryInterval),
+        sampler_(base, [this] { sample(); }) {
     if (http_ == nullptr) {
       log::admin()->critical("evhttp_new failed");
       std::abort();
@@ -80,6 +97,7 @@ public:
     evhttp_set_max_headers_size(http_, kMaxHeadersSize);
     evhttp_set_timeout(http_, kIdleTimeoutSeconds);
     evhttp_set_gencb(http_, &Impl::onRequest, this);
+    sample();
   }
   // The streams end first: their connections belong to http_.
   ~Impl() {
@@ -116,12 +134,17 @@ private:
   void reload(Call& call);
   void route(Call& call);
   void logs(Call& call);
+  void history(Call& call);
   void ready(Call& call);
+  bool servePage(evhttp_request* request, std::string_view path);
+  void sample();
 
   evhttp* http_;
   Control& control_;
   std::optional<BearerToken> token_;
   std::optional<LogStreams> streams_;
+  History history_;
+  Timer sampler_;
   SocketAddress bound_;
 };
 
@@ -136,6 +159,7 @@ const std::vector<AdminServer::Impl::Route>& AdminServer::Impl::routes() {
       {Method::Post, {"api", "v1", "reload"}, &Impl::reload},
       {Method::Get, {"api", "v1", "route"}, &Impl::route},
       {Method::Get, {"api", "v1", "logs", "*", "*"}, &Impl::logs},
+      {Method::Get, {"api", "v1", "history"}, &Impl::history},
       {Method::Get, {"ready"}, &Impl::ready},
   };
   return kRoutes;
@@ -175,11 +199,15 @@ void AdminServer::Impl::dispatch(evhttp_request* request) {
     return;
   }
   // /ready says only whether listeners are bound: probes (Kubernetes httpGet, Docker
-  // HEALTHCHECK) cannot carry a secret, so it is the one path open without the token.
-  const char* ready_path = evhttp_uri_get_path(uri);
-  const bool is_ready = ready_path != nullptr && std::string_view(ready_path) == "/ready" &&
-                        methodOf(request) == Method::Get;
-  if (!is_ready && !authorized(request)) {
+  // HEALTHCHECK) cannot carry a secret, so it is open without the token. So is the status page's
+  // shell: it holds no data and asks for the token itself.
+  const char* raw_path = evhttp_uri_get_path(uri);
+  const std::string_view path_text = raw_path == nullptr ? "" : raw_path;
+  const bool is_get = methodOf(request) == Method::Get;
+  if (is_get && servePage(request, path_text)) {
+    return;
+  }
+  if (!(is_get && path_text == "/ready") && !authorized(request)) {
     return;
   }
   const char* query_text = evhttp_uri_get_query(uri);
@@ -393,6 +421,38 @@ void AdminServer::Impl::logs(Call& call) {
   sendJson(call.request, kOk, {{"backend", backend}, {"instance", *instance}, {"lines", *lines}});
 }
 
+void AdminServer::Impl::history(Call& call) { sendJson(call.request, kOk, history_.toJson()); }
+
+void AdminServer::Impl::sample() {
+  history_.record(control_.status(), epochSeconds());
+  sampler_.start(kHistoryInterval);
+}
+
+// "/" is index.html. The page learns whether to ask for a token from the shell itself, so that
+// it never sends a request that can only fail.
+bool AdminServer::Impl::servePage(evhttp_request* request, std::string_view path) {
+  const std::string_view wanted = path == "/" ? "/index.html" : path;
+  for (const PageAsset& asset : pageAssets()) {
+    if (asset.path != wanted) {
+      continue;
+    }
+    std::string body(asset.body);
+    if (wanted == "/index.html") {
+      const std::string_view marker = "__CORRAL_TOKEN__";
+      if (const auto at = body.find(marker); at != std::string::npos) {
+        body.replace(at, marker.size(), token_ ? "required" : "none");
+      }
+    }
+    evkeyvalq* headers = evhttp_request_get_output_headers(request);
+    evhttp_add_header(headers, "Content-Security-Policy", kPagePolicy);
+    evhttp_add_header(headers, "Referrer-Policy", "no-referrer");
+    evhttp_add_header(headers, "X-Frame-Options", "DENY");
+    sendBody(request, kOk, asset.content_type, body);
+    return true;
+  }
+  return false;
+}
+
 void AdminServer::Impl::ready(Call& call) {
   if (control_.ready()) {
     sendText(call.request, kOk, "ready\n");
@@ -421,7 +481,7 @@ Result<std::unique_ptr<AdminServer>> AdminServer::create(event_base* base,
     // The loader refuses this too; a Config built in code must not slip past it.
     return fail(ErrorCode::BadConfig, "a non-loopback admin.listen needs admin.token_file");
   }
-  auto impl = std::make_unique<Impl>(base, control, std::move(token));
+  auto impl = std::make_unique<Impl>(base, control, std::move(token), config.history);
   if (auto bound = impl->bind(config.listen); !bound) {
     return std::unexpected(bound.error());
   }

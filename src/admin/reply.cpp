@@ -24,15 +24,15 @@ const char* reasonPhrase(HttpStatus status) {
   return "Unknown";
 }
 
-void send(evhttp_request* request, HttpStatus status, std::string_view content_type,
-          std::string_view body) {
+} // namespace
+
+void sendBody(evhttp_request* request, HttpStatus status, std::string_view content_type,
+              std::string_view body) {
   addCommonHeaders(request, content_type);
   evbuffer* buffer = evhttp_request_get_output_buffer(request);
   evbuffer_add(buffer, body.data(), body.size());
   evhttp_send_reply(request, status, reasonPhrase(status), nullptr);
 }
-
-} // namespace
 
 HttpStatus statusFor(ErrorCode code) {
   switch (code) {
@@ -54,7 +54,7 @@ void addCommonHeaders(evhttp_request* request, std::string_view content_type) {
 
 void sendJson(evhttp_request* request, HttpStatus status, const nlohmann::json& body) {
   // Names come from the configuration and the network; replace bad UTF-8 rather than throw.
-  send(request, status, "application/json",
+  sendBody(request, status, "application/json",
        body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n");
 }
 
@@ -67,7 +67,7 @@ void sendError(evhttp_request* request, const Error& error) {
 }
 
 void sendText(evhttp_request* request, HttpStatus status, std::string_view text) {
-  send(request, status, "text/plain; charset=utf-8", text);
+  sendBody(request, status, "text/plain; charset=utf-8", text);
 }
 
 } // namespace corral::admin

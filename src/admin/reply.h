@@ -35,5 +35,7 @@ void sendJson(evhttp_request* request, HttpStatus status, const nlohmann::json& 
 void sendError(evhttp_request* request, HttpStatus status, std::string_view message);
 void sendError(evhttp_request* request, const Error& error);
 void sendText(evhttp_request* request, HttpStatus status, std::string_view text);
+void sendBody(evhttp_request* request, HttpStatus status, std::string_view content_type,
+              std::string_view body);
 
 } // namespace corral::admin

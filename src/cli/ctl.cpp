@@ -1,6 +1,9 @@
 #include "ctl.h"
 
+#include <unistd.h>
+
 #include <algorithm>
+#include <cstdlib>
 #include <charconv>
 #include <fstream>
 #include <mutex>
@@ -15,6 +18,8 @@
 #include "corral/admin/control.h"
 #include "corral/config/loader.h"
 #include "ctl_client.h"
+#include "table.h"
+#include "top.h"
 
 namespace corral::cli {
 namespace {
@@ -136,47 +141,6 @@ Result<BackendServer> splitServer(std::string_view text) {
 std::string serverPath(const BackendServer& name, std::string_view action) {
   return fmt::format("/api/v1/servers/{}/{}/{}", percentEncode(name.backend),
                      percentEncode(name.server), action);
-}
-
-// Column-aligned text, like `pm2 list` without the box drawing.
-class Table {
-public:
-  explicit Table(std::vector<std::string> header) { rows_.push_back(std::move(header)); }
-  void add(std::vector<std::string> row) { rows_.push_back(std::move(row)); }
-
-  void print(std::ostream& out) const {
-    std::vector<size_t> widths(rows_.front().size(), 0);
-    for (const auto& row : rows_) {
-      for (size_t i = 0; i < row.size(); ++i) {
-        widths[i] = std::max(widths[i], row[i].size());
-      }
-    }
-    for (const auto& row : rows_) {
-      std::string line;
-      for (size_t i = 0; i < row.size(); ++i) {
-        line += i + 1 < row.size() ? fmt::format("{:<{}}  ", row[i], widths[i]) : row[i];
-      }
-      out << trim(line) << '\n';
-    }
-  }
-
-private:
-  std::vector<std::vector<std::string>> rows_;
-};
-
-// pm2's style: the largest whole unit.
-std::string formatUptime(std::optional<double> seconds) {
-  if (!seconds) {
-    return "-";
-  }
-  const auto s = static_cast<uint64_t>(*seconds);
-  if (s < 60) {
-    return fmt::format("{}s", s);
-  }
-  if (s < 3600) {
-    return fmt::format("{}m", s / 60);
-  }
-  return s < 86400 ? fmt::format("{}h", s / 3600) : fmt::format("{}D", s / 86400);
 }
 
 template <class T>
@@ -471,6 +435,18 @@ Result<void> logsCommand(const Context& ctx) {
   return {};
 }
 
+// Colours only for a terminal that shows them (https://no-color.org).
+bool wantColour(const std::ostream& out) {
+  const char* term = std::getenv("TERM");
+  return &out == &std::cout && ::isatty(STDOUT_FILENO) != 0 && std::getenv("NO_COLOR") == nullptr &&
+         term != nullptr && std::string_view(term) != "dumb";
+}
+
+Result<void> topCommand(const Context& ctx) {
+  return runTop(ctx.client, TopOptions{.once = ctx.options.once, .colour = wantColour(ctx.out)},
+                ctx.out);
+}
+
 using Command = Result<void> (*)(const Context&);
 
 const std::map<std::string, Command>& commands() {
@@ -479,7 +455,7 @@ const std::map<std::string, Command>& commands() {
       {"disable", serverActionCommand}, {"enable", serverActionCommand},
       {"weight", weightCommand},   {"restart", restartCommand},
       {"reload", reloadCommand},   {"route", routeCommand},
-      {"logs", logsCommand},
+      {"logs", logsCommand},       {"top", topCommand},
   };
   return kCommands;
 }
@@ -520,6 +496,8 @@ CLI::App* addCtlCommand(CLI::App& app, CtlOptions& options) {
   route->add_option("backend", options.target, "BACKEND")->required();
   route->add_option("--client", options.client, "the client's IP address")->required();
   route->add_option("--cookie", options.cookie, "the sticky cookie's value, if any");
+  command("top", "live view of frontends and servers, busiest first; q quits")
+      ->add_flag("--once", options.once, "print one frame and exit");
   return ctl;
 }
 

@@ -17,13 +17,14 @@ struct CtlOptions {
   std::string admin;
   std::string config_path;
   std::string token_file; // else admin.token_file in --config
-  std::string command;    // status drain disable enable weight restart logs reload route
+  std::string command;    // status drain disable enable weight restart logs reload route top
   std::string target;     // BACKEND/SERVER, BACKEND, or BACKEND[#N] for logs
   std::string weight;     // text, so that a bad value gets ctl's own one-line error
   std::string client;     // route --client
   std::string cookie;     // route --cookie; empty: none
   bool json = false;      // status --json
   bool follow = false;    // logs --follow
+  bool once = false;      // top --once
 };
 
 /// Adds `ctl` and its commands to `app`, filling `options` when parsed; returns the `ctl` app,

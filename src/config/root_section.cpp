@@ -6,10 +6,26 @@ namespace corral::config {
 namespace {
 
 constexpr uint32_t kMaxWorkers = 1024;
+// One 20-byte sample per server per second: an hour of 1,000 servers is about 70 MiB, the most
+// we allow.
+constexpr Duration kMaxHistory = std::chrono::hours(1);
+
+void readHistory(const Field& f, AdminConfig& c) {
+  Duration value{};
+  if (!f.read(value, std::chrono::seconds(10))) {
+    return;
+  }
+  if (value > kMaxHistory) {
+    f.error("must be at most 1h");
+    return;
+  }
+  c.history = value;
+}
 
 constexpr KeyRule<AdminConfig> kAdminKeys[] = {
     {"listen", [](const Field& f, AdminConfig& c) { f.readListen(c.listen); }},
     {"token_file", [](const Field& f, AdminConfig& c) { f.readPath(c.token_file); }},
+    {"history", readHistory},
 };
 
 constexpr KeyRule<MetricsConfig> kMetricsKeys[] = {

@@ -133,6 +133,8 @@ struct BackendConfig {
 struct AdminConfig {
   HostPort listen{.host = "127.0.0.1", .port = 9900};
   std::string token_file;
+  // How far back GET /api/v1/history (the status page's sparklines) reaches, one sample a second.
+  Duration history = std::chrono::minutes(5);
 };
 
 struct MetricsConfig {

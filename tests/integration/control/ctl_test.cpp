@@ -324,5 +324,60 @@ TEST_F(CtlSteeringTest, UnknownNamesBadArgumentsAndAnUnreachableAdminExitOneWith
   EXPECT_NE(unreachable.err.find("cannot reach"), std::string::npos) << unreachable.err;
 }
 
+// `ctl top --once`: one frame for scripts and logs, every server with its state, busiest first,
+// and no screen control codes when the output is not a terminal.
+TEST_F(CtlSteeringTest, TopOnceListsEveryServerWithItsStateBusiestFirst) {
+  ASSERT_EQ(runCtl(admin, {"drain", "app/s2"}).exit_code, 0);
+  TcpClient held(web); // stays open on s1, the only server taking new clients
+  ASSERT_TRUE(echoes(held, "hello"));
+  const CommandResult top = runCtl(admin, {"top", "--once"});
+  ASSERT_EQ(top.exit_code, 0) << top.err;
+  EXPECT_EQ(top.out.find('\x1b'), std::string::npos) << "colour or screen codes in a pipe";
+  const auto s1_line = top.out.find("app/s1");
+  const auto s2_line = top.out.find("app/s2");
+  ASSERT_NE(s1_line, std::string::npos) << top.out;
+  ASSERT_NE(s2_line, std::string::npos) << top.out;
+  EXPECT_LT(s1_line, s2_line) << "the server with an open connection comes first:\n" << top.out;
+  const auto line_of = [&](size_t at) { return top.out.substr(at, top.out.find('\n', at) - at); };
+  EXPECT_NE(line_of(s1_line).find(" up "), std::string::npos) << line_of(s1_line);
+  EXPECT_NE(line_of(s2_line).find(" drain "), std::string::npos) << line_of(s2_line);
+  EXPECT_NE(top.out.find("web"), std::string::npos) << "the frontend is missing:\n" << top.out;
+}
+
+// GET /api/v1/history holds one sample a second and never more than admin.history of them.
+TEST(AdminHistoryTest, HistoryStaysWithinTheConfiguredWindow) {
+  FakeBackend s1{"s1", {.mode = BackendMode::Echo}};
+  CorralProcess corral{R"(
+workers: 1
+admin: {listen: "127.0.0.1:0", history: 10s}
+frontends: [{name: web, listen: "127.0.0.1:0", backend: app}]
+backends: [{name: app, servers: [{address: "${s1}", name: s1}]}]
+)",
+                       addressesOf({s1})};
+  ASSERT_TRUE(corral.ready());
+  const std::string admin = adminAddress(corral);
+  json history;
+  const auto samples = [&] {
+    const HttpReply reply = httpRequest(admin, "GET", "/api/v1/history");
+    history = json::parse(reply.body, nullptr, false);
+    return reply.status == 200 && history.is_object() ? history["t"].size() : size_t{0};
+  };
+  // Ten samples a second apart take ten seconds; the load of a CI machine may slow the loop.
+  ASSERT_TRUE(pollUntil([&] { return samples() >= 10; }, 30s, 200ms)) << history.dump();
+  TcpClient client(corral.listenAddress("web"));
+  ASSERT_TRUE(echoes(client, "hello"));
+  ASSERT_TRUE(pollUntil(
+      [&] {
+        samples();
+        const auto& rates = history["servers"][0]["connections_per_s"];
+        return !rates.empty() && rates.back().get<double>() > 0;
+      },
+      10s, 200ms))
+      << "the connection never showed as a rate: " << history.dump();
+  EXPECT_EQ(history["window_s"], 10.0);
+  EXPECT_LE(history["t"].size(), 10u);
+  EXPECT_LE(history["servers"][0]["state"].size(), 10u);
+}
+
 } // namespace
 } // namespace corral::test

@@ -68,7 +68,7 @@ TEST_F(AdminServerTest, AnUnknownServerIs404WithAJsonError) {
 }
 
 TEST_F(AdminServerTest, AnUnknownPathIs404) {
-  for (const char* path : {"/", "/api/v1", "/api/v1/status/", "/api/v1/servers//s1/drain",
+  for (const char* path : {"/nothing", "/api/v1", "/api/v1/status/", "/api/v1/servers//s1/drain",
                            "/api/v1/servers/app/app%230/explode"}) {
     const auto response = client_.get(path);
     ASSERT_TRUE(response);
@@ -204,6 +204,37 @@ TEST_F(AdminServerTest, ReadyIs200OnlyOnceTheControlIsReady) {
   EXPECT_EQ(response->body, "ready\n");
 }
 
+TEST_F(AdminServerTest, ThePageSaysNoTokenIsNeededAndReferencesNothingOutside) {
+  const auto page = client_.get("/");
+  ASSERT_TRUE(page);
+  EXPECT_EQ(page->status, 200);
+  EXPECT_THAT(page->body, HasSubstr(R"(data-token="none")"));
+  const auto script = client_.get("/status.js");
+  const auto style = client_.get("/status.css");
+  ASSERT_TRUE(script && style);
+  for (const char* outside : {R"(src="http)", R"(href="http)", R"(src="//)", R"(href="//)",
+                              "@import", "url(", "fetch('http", "fetch(\"http"}) {
+    for (const std::string* body : {&page->body, &script->body, &style->body}) {
+      EXPECT_THAT(*body, testing::Not(HasSubstr(outside))) << outside;
+    }
+  }
+}
+
+// The server records a first sample when it starts; every server of the status has a series.
+TEST_F(AdminServerTest, HistoryListsEveryServerWithinItsWindow) {
+  const auto response = client_.get("/api/v1/history");
+  ASSERT_TRUE(response);
+  EXPECT_EQ(response->status, 200);
+  const json body = bodyOf(*response);
+  EXPECT_EQ(body["window_s"], 300.0);
+  EXPECT_LE(body["t"].size(), 300u);
+  size_t servers = 0;
+  for (const auto& backend : admin_.control().status().backends) {
+    servers += backend.servers.size();
+  }
+  EXPECT_EQ(body["servers"].size(), servers);
+}
+
 class AdminServerTokenTest : public testing::Test {
 protected:
   AdminHarness admin_{"s3cret-token"};
@@ -232,6 +263,30 @@ TEST_F(AdminServerTokenTest, ReadyAnswersWithoutTheToken) {
   ASSERT_TRUE(ready);
   EXPECT_EQ(ready->status, 200);
   const auto post = admin_.client().post("/ready");
+  ASSERT_TRUE(post);
+  EXPECT_EQ(post->status, 401);
+}
+
+// The status page's shell holds no data, so it loads without the token and asks for it; its
+// policy lets it load nothing but itself, and its data needs the token like every endpoint.
+TEST_F(AdminServerTokenTest, ThePageLoadsWithoutTheTokenButItsDataDoesNot) {
+  const auto page = admin_.client().get("/");
+  ASSERT_TRUE(page);
+  EXPECT_EQ(page->status, 200);
+  EXPECT_EQ(header(*page, "content-type"), "text/html; charset=utf-8");
+  EXPECT_THAT(page->body, HasSubstr(R"(data-token="required")"));
+  EXPECT_THAT(header(*page, "content-security-policy"), HasSubstr("default-src 'none'"));
+  EXPECT_THAT(header(*page, "content-security-policy"), HasSubstr("script-src 'self'"));
+  EXPECT_EQ(header(*page, "x-frame-options"), "DENY");
+  for (const char* asset : {"/status.js", "/status.css", "/index.html"}) {
+    const auto response = admin_.client().get(asset);
+    ASSERT_TRUE(response);
+    EXPECT_EQ(response->status, 200) << asset;
+  }
+  const auto history = admin_.client().get("/api/v1/history");
+  ASSERT_TRUE(history);
+  EXPECT_EQ(history->status, 401);
+  const auto post = admin_.client().post("/");
   ASSERT_TRUE(post);
   EXPECT_EQ(post->status, 401);
 }
