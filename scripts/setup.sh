@@ -13,8 +13,22 @@ packages=(
   prometheus            # promtool and a real Prometheus for the metrics tests
   testssl.sh            # TLS configuration audit of a terminating frontend
   systemd               # systemd-analyze verify of deploy/corral.service
+  chromium              # the status page's browser test (tests/browser), headless
   docker.io docker-compose debootstrap iptables   # the docker-compose cluster test (scripts/docker.sh)
 )
+
+# npm packages of the browser test, exactly as package-lock.json pins them (the registry is
+# reachable; nothing is vendored). Node itself is the machine's.
+install_npm_packages() {
+  local root dir
+  root=$(cd "$(dirname "$0")/.." && pwd)
+  for dir in tests/browser; do
+    # npm writes node_modules/.package-lock.json last: newer than the lock means up to date.
+    [[ $root/$dir/node_modules/.package-lock.json -nt $root/$dir/package-lock.json ]] && continue
+    echo "setup: npm ci in $dir"
+    (cd "$root/$dir" && npm ci --no-audit --no-fund --loglevel=error)
+  done
+}
 
 missing=()
 for package in "${packages[@]}"; do
@@ -23,6 +37,7 @@ for package in "${packages[@]}"; do
 done
 if ((${#missing[@]} == 0)); then
   echo "setup: all ${#packages[@]} packages are installed"
+  install_npm_packages
   exit 0
 fi
 
@@ -37,3 +52,4 @@ export DEBIAN_FRONTEND=noninteractive
 if [[ " ${missing[*]} " == *" nginx "* ]] && systemctl is-active --quiet nginx 2>/dev/null; then
   "${sudo[@]}" systemctl disable --now nginx
 fi
+install_npm_packages

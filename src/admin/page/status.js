@@ -140,7 +140,7 @@ function renderFrontends(status, elapsed) {
 // --- backends and servers ----------------------------------------------------------------------
 
 const kServerColumns = ['server', 'address', 'state', 'last check', 'active', 'queue', 'conn/s',
-  'in/s', 'out/s', 'weight', 'pid', 'uptime', 'restarts', 'last 5 min', 'actions'];
+  'in/s', 'out/s', 'weight', 'pid', 'uptime', 'restarts', 'history', 'actions'];
 
 function backendSection(backend) {
   let section = page.backendSections.get(backend.name);
@@ -153,6 +153,7 @@ function backendSection(backend) {
     node: el('section', { 'data-backend': backend.name }, title,
       el('table', {}, el('thead', {}, head), el('tbody'))),
     balance: title.querySelector('.balance'),
+    historyHeader: head.children[kServerColumns.indexOf('history')],
     restart,
     rows: new Map(),
   };
@@ -169,7 +170,7 @@ function serverRow(backendName, server) {
   const cells = kServerColumns.map((name, i) => el('td', i >= 4 && i <= 12 ? { className: 'num' } : {}));
   const badge = el('span', { className: 'state' });
   cells[2].append(badge);
-  const spark = svg('svg', { class: 'spark', viewBox: '0 0 300 30', preserveAspectRatio: 'none' });
+  const spark = svg('svg', { class: 'spark', viewBox: '0 0 100 30', preserveAspectRatio: 'none' });
   cells[13].append(spark);
   const weight = el('input', { className: 'weight', type: 'number', min: '1', max: '256',
     'aria-label': `weight of ${server.name}` });
@@ -191,7 +192,7 @@ function serverRow(backendName, server) {
   return { tr, cells, badge, spark, weight, logs, logsRow };
 }
 
-function renderServer(row, backendName, server, history) {
+function renderServer(row, backendName, server, history, slots) {
   const state = shownState(server);
   row.badge.className = `state state-${state}`;
   setText(row.badge, stateLabel(state));
@@ -210,17 +211,18 @@ function renderServer(row, backendName, server, history) {
   values.forEach((text, i) => { if (text !== null) setText(row.cells[i], text); });
   if (document.activeElement !== row.weight) row.weight.value = String(server.weight);
   row.logsRow.hidden = server.pid === null || server.pid === undefined;
-  drawSpark(row.spark, history);
+  drawSpark(row.spark, history, slots);
   const key = `${backendName}/${server.name}`;
   if (page.openLogs.has(key)) refreshLogs(backendName, server.name, row.logs);
 }
 
-// A line of connections/s over the history, and under it a strip coloured by health.
-function drawSpark(node, history) {
+// A line of connections/s over the history window (newest on the right, one slot per sample), and
+// under it a strip coloured by health.
+function drawSpark(node, history, slots) {
   node.replaceChildren();
+  node.setAttribute('viewBox', `0 0 ${slots} 30`);
   if (!history || history.connections_per_s.length === 0) return;
   const values = history.connections_per_s;
-  const slots = 300;
   const offset = Math.max(0, slots - values.length);
   const step = slots / Math.max(slots, values.length);
   const top = Math.max(1, ...values);
@@ -236,8 +238,13 @@ function drawSpark(node, history) {
   }
 }
 
+function windowText(seconds) {
+  return seconds >= 60 && seconds % 60 === 0 ? `last ${seconds / 60} min` : `last ${seconds} s`;
+}
+
 function renderBackends(status, history) {
   const container = document.getElementById('backends');
+  const slots = history ? Math.max(2, Math.round(history.window_s / history.interval_s)) : 300;
   const byServer = new Map((history ? history.servers : []).map(s => [`${s.backend}/${s.server}`, s]));
   const seenBackends = new Set();
   for (const backend of status.backends) {
@@ -245,6 +252,7 @@ function renderBackends(status, history) {
     const section = backendSection(backend);
     container.append(section.node);
     setText(section.balance, backend.balance);
+    if (history) setText(section.historyHeader, windowText(history.window_s));
     section.restart.hidden = !backend.servers.some(s => s.pid !== null && s.pid !== undefined);
     const body = section.node.querySelector('tbody');
     const seen = new Set();
@@ -253,7 +261,7 @@ function renderBackends(status, history) {
       let row = section.rows.get(server.name);
       if (!row) { row = serverRow(backend.name, server); section.rows.set(server.name, row); }
       body.append(row.tr, row.logsRow);
-      renderServer(row, backend.name, server, byServer.get(`${backend.name}/${server.name}`));
+      renderServer(row, backend.name, server, byServer.get(`${backend.name}/${server.name}`), slots);
     }
     for (const [name, row] of section.rows) {
       if (!seen.has(name)) { row.tr.remove(); row.logsRow.remove(); section.rows.delete(name); }
