@@ -45,8 +45,10 @@ json frontendJson(const FrontendStatus& frontend) {
   return {{"name", frontend.name},
           {"listen", frontend.listen},
           {"backend", frontend.backend},
+          {"tls", frontend.tls},
           {"active", frontend.active},
-          {"total", frontend.total}};
+          {"total", frontend.total},
+          {"rejected", frontend.rejected}};
 }
 
 template <class T>
@@ -92,8 +94,10 @@ FrontendStatus frontendFromJson(const json& object) {
   object.at("name").get_to(frontend.name);
   object.at("listen").get_to(frontend.listen);
   object.at("backend").get_to(frontend.backend);
+  object.at("tls").get_to(frontend.tls);
   object.at("active").get_to(frontend.active);
   object.at("total").get_to(frontend.total);
+  object.at("rejected").get_to(frontend.rejected);
   return frontend;
 }
 

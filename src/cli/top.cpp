@@ -121,15 +121,16 @@ void printFrame(const admin::Status& status, const json& history, const Totals* 
   std::strftime(clock, sizeof(clock), "%H:%M:%S", std::localtime(&now));
   out << fmt::format("corral {}, up {}, {}{}\n\n", status.version, formatUptime(status.uptime_s),
                      clock, options.once ? "" : "   (q quits)");
-  Table frontends({"FRONTEND", "LISTEN", "BACKEND", "ACTIVE", "CONN/S", "TOTAL"});
+  Table frontends({"FRONTEND", "LISTEN", "TLS", "BACKEND", "ACTIVE", "CONN/S", "TOTAL", "REJECTED"});
   for (const auto& frontend : status.frontends) {
     std::string rate = "-";
     if (previous != nullptr && previous->contains(frontend.name) && elapsed_s > 0) {
       const uint64_t before = previous->at(frontend.name);
       rate = formatRate(frontend.total >= before ? (frontend.total - before) / elapsed_s : 0);
     }
-    frontends.add({frontend.name, frontend.listen, frontend.backend,
-                   std::to_string(frontend.active), rate, std::to_string(frontend.total)});
+    frontends.add({frontend.name, frontend.listen, frontend.tls, frontend.backend,
+                   std::to_string(frontend.active), rate, std::to_string(frontend.total),
+                   std::to_string(frontend.rejected)});
   }
   frontends.print(out, options.colour ? paintHeader : nullptr);
   out << '\n';

@@ -49,6 +49,20 @@ std::pair<std::string, std::string> stateOf(const runtime::ServerStats& stats,
   return {"up", ""};
 }
 
+std::string tlsMode(const config::FrontendConfig& frontend) {
+  return frontend.tls ? "terminate" : frontend.tls_passthrough ? "passthrough" : "off";
+}
+
+uint64_t rejected(const runtime::PerWorker<runtime::FrontendCells>& cells) {
+  uint64_t total = 0;
+  for (size_t w = 0; w < cells.size(); ++w) {
+    for (const auto& counter : cells.at(w).rejected) {
+      total += counter.get();
+    }
+  }
+  return total;
+}
+
 } // namespace
 
 admin::Status statusOf(const runtime::Snapshot& snapshot, const StatusInputs& inputs) {
@@ -62,8 +76,10 @@ admin::Status statusOf(const runtime::Snapshot& snapshot, const StatusInputs& in
         {.name = frontend.config->name,
          .listen = i < bound.size() ? bound[i].second.toString() : "",
          .backend = frontend.config->backend,
+         .tls = tlsMode(*frontend.config),
          .active = frontend.stats->active.load(),
-         .total = sum(frontend.stats->cells, &runtime::FrontendCells::connections)});
+         .total = sum(frontend.stats->cells, &runtime::FrontendCells::connections),
+         .rejected = rejected(frontend.stats->cells)});
   }
   const int64_t now = runtime::steadyMs();
   for (const runtime::Backend& backend : snapshot.backends) {

@@ -60,8 +60,10 @@ struct FrontendStatus {
   std::string name;
   std::string listen; // the bound address, with the real port when the configuration said 0
   std::string backend;
+  std::string tls = "off"; // off | terminate | passthrough
   uint64_t active = 0;
   uint64_t total = 0;
+  uint64_t rejected = 0; // connections closed at accept or before a server, every reason
 
   bool operator==(const FrontendStatus&) const = default;
 };

@@ -127,9 +127,9 @@ function renderFrontends(status, elapsed) {
     body.append(row); // keeps configuration order
     const old = before.get(frontend.name);
     const rate = old && elapsed > 0 ? Math.max(0, frontend.total - old.total) / elapsed : null;
-    const values = [frontend.name, frontend.listen, frontend.tls || 'no', frontend.backend,
+    const values = [frontend.name, frontend.listen, frontend.tls, frontend.backend,
       String(frontend.active), formatRate(rate), String(frontend.total),
-      frontend.rejected === undefined || frontend.rejected === null ? '–' : String(frontend.rejected)];
+      String(frontend.rejected)];
     values.forEach((text, i) => setText(row.children[i], text));
   }
   for (const [name, row] of page.frontendRows) {

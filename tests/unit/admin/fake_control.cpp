@@ -18,8 +18,8 @@ ServerStatus instance(int n, int pid) {
 FakeControl::FakeControl() {
   status_.version = "0.1.0";
   status_.uptime_s = 7300;
-  status_.frontends = {{.name = "web", .listen = "127.0.0.1:8080", .backend = "app", .active = 4,
-                        .total = 81}};
+  status_.frontends = {{.name = "web", .listen = "127.0.0.1:8080", .backend = "app",
+                        .tls = "terminate", .active = 4, .total = 81, .rejected = 2}};
   const ServerStatus down{.name = "s1", .address = "127.0.0.1:9101", .state = "down",
                           .reason = "refused", .weight = 10, .effective_weight = 3, .active = 0,
                           .total = 7, .bytes_in = 0, .bytes_out = 0, .last_check = "refused",

@@ -184,6 +184,10 @@ std::vector<BadConfig> badValues() {
        "frontends[0].tls_passthrough.routes[0].sni", "not a server name or a wildcard"},
       {"APublicAdminWithoutToken", topLevel("admin: {listen: \"0.0.0.0:9900\"}"), "1:17",
        "admin.listen", "needs token_file"},
+      {"AHistoryLongerThanAnHour", topLevel("admin: {history: 2h}"), "1:18", "admin.history",
+       "at most 1h"},
+      {"AHistoryShorterThanTenSeconds", topLevel("admin: {history: 5s}"), "1:18",
+       "admin.history", "at least 10s"},
   };
 }
 
