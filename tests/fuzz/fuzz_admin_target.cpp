@@ -12,6 +12,7 @@
 
 #include "admin/bearer_token.h"
 #include "admin/request_path.h"
+
 #include "tests/fuzz/fuzz_check.h"
 
 using namespace corral::admin;

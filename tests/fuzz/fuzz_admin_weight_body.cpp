@@ -4,8 +4,10 @@
 #include <cstdint>
 #include <string_view>
 
-#include "admin/request_path.h"
 #include "corral/admin/control.h"
+
+#include "admin/request_path.h"
+
 #include "tests/fuzz/fuzz_check.h"
 
 using namespace corral::admin;

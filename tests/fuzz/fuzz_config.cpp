@@ -7,6 +7,7 @@
 #include <string_view>
 
 #include "corral/config/loader.h"
+
 #include "tests/fuzz/fuzz_check.h"
 
 using namespace corral::config;
