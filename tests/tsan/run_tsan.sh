@@ -12,8 +12,13 @@ rm -rf "$logdir"
 mkdir -p "$logdir"
 here=$(cd "$(dirname "$0")" && pwd)
 export TSAN_OPTIONS="halt_on_error=1:exitcode=66:second_deadlock_stack=1:log_path=$logdir/tsan:suppressions=$here/suppressions.txt${TSAN_OPTIONS:+:$TSAN_OPTIONS}"
-"$@"
-status=$?
+"$@" 2>&1 | tee "$logdir/output"
+status=${PIPESTATUS[0]}
+# A filter that matches nothing (tests renamed) would pass without testing anything.
+if ! grep -qE '^\[==========\] [1-9][0-9]* tests? from .* ran' "$logdir/output"; then
+  echo "run_tsan.sh: no test ran" >&2
+  exit 1
+fi
 reports=("$logdir"/tsan.*)
 if [[ -e ${reports[0]} ]]; then
   for report in "${reports[@]}"; do
