@@ -8,6 +8,7 @@ packages=(
   libevent-dev libssl-dev libyaml-cpp-dev prometheus-cpp-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   libcli11-dev libfmt-dev libspdlog-dev nlohmann-json3-dev libhttp-parser-dev libsystemd-dev
+  clang-19 libclang-rt-19-dev llvm-19   # scripts/build.sh fuzz: C++23 (<expected>), libFuzzer, llvm-symbolizer
   curl wrk haproxy openssl ca-certificates python3
   nginx libnginx-mod-stream iperf3   # bench/compare.sh: NGINX's stream module (dynamic on Debian 12), bulk
   prometheus            # promtool and a real Prometheus for the metrics tests

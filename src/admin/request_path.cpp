@@ -4,6 +4,10 @@
 
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "corral/admin/control.h"
 
 namespace corral::admin {
 namespace {
@@ -52,6 +56,22 @@ Result<std::map<std::string, std::string>> parseQuery(std::string_view query) {
   }
   evhttp_clear_headers(&pairs);
   return values;
+}
+
+Result<uint32_t> parseWeightBody(std::string_view text) {
+  const auto body = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
+  const auto bad = fail(ErrorCode::BadInput,
+                        fmt::format(R"(the body must be JSON such as {{"weight": 10}} with a )"
+                                    "weight from {} to {}",
+                                    kMinWeight, kMaxWeight));
+  if (!body.is_object() || !body.contains("weight") || !body["weight"].is_number_integer()) {
+    return bad;
+  }
+  const auto weight = body["weight"].get<int64_t>();
+  if (weight < int64_t{kMinWeight} || weight > int64_t{kMaxWeight}) {
+    return bad;
+  }
+  return static_cast<uint32_t>(weight);
 }
 
 } // namespace corral::admin

@@ -1,6 +1,8 @@
 #pragma once
-// The parts of an admin request target that the routes look at, decoded.
+// The parts of an admin request that the routes look at, decoded: the target's path and query, and
+// the JSON body of POST /weight. Each is fuzzed (tests/fuzz/fuzz_admin_*.cpp).
 
+#include <cstdint>
 #include <map>
 #include <string>
 #include <string_view>
@@ -19,5 +21,8 @@ std::vector<std::string> splitPath(std::string_view path);
 /// "backend=app&client=10.0.0.7" -> {{"backend","app"},{"client","10.0.0.7"}}; values are
 /// percent-decoded and '+' is a space (HTML forms). A repeated key keeps its first value.
 Result<std::map<std::string, std::string>> parseQuery(std::string_view query);
+
+/// The body of POST .../weight: {"weight": N} with N an integer in kMinWeight..kMaxWeight.
+Result<uint32_t> parseWeightBody(std::string_view body);
 
 } // namespace corral::admin

@@ -8,6 +8,7 @@
 
 #include <fmt/format.h>
 #include <yaml-cpp/depthguard.h>
+#include <yaml-cpp/eventhandler.h>
 #include <yaml-cpp/yaml.h>
 
 #include "config/diagnostics.h"
@@ -20,18 +21,57 @@ namespace {
 
 using LoadResult = std::expected<Loaded, std::vector<Diagnostic>>;
 
+// The start of each document of a stream, without building nodes.
+class DocumentStarts : public YAML::EventHandler {
+public:
+  std::vector<YAML::Mark> marks;
+
+  void OnDocumentStart(const YAML::Mark& mark) override { marks.push_back(mark); }
+  void OnDocumentEnd() override {}
+  void OnNull(const YAML::Mark&, YAML::anchor_t) override {}
+  void OnAlias(const YAML::Mark&, YAML::anchor_t) override {}
+  void OnScalar(const YAML::Mark&, const std::string&, YAML::anchor_t,
+                const std::string&) override {}
+  void OnSequenceStart(const YAML::Mark&, const std::string&, YAML::anchor_t,
+                       YAML::EmitterStyle::value) override {}
+  void OnSequenceEnd() override {}
+  void OnMapStart(const YAML::Mark&, const std::string&, YAML::anchor_t,
+                  YAML::EmitterStyle::value) override {}
+  void OnMapEnd() override {}
+};
+
+// A file holds one document: yaml-cpp's Load would read the first and drop the rest without a
+// word, so a second document is an error where it starts. Its LoadAll is not used: yaml-cpp 0.7
+// (Debian 12) returns an empty document without moving on at a token it cannot place (",: a"),
+// so LoadAll never ends and fills memory (fuzz corpus config/comma_colon_loops_yaml_cpp). A
+// document that starts where the previous one started is that token.
+bool holdsOneDocument(const std::string& text, Diagnostics& diagnostics) {
+  std::istringstream stream(text);
+  YAML::Parser parser(stream);
+  DocumentStarts starts;
+  while (starts.marks.size() < 3 && parser.HandleNextDocument(starts)) {
+    const size_t count = starts.marks.size();
+    if (count >= 2 && starts.marks[count - 1].pos == starts.marks[count - 2].pos) {
+      diagnostics.error(starts.marks[count - 1], "", "unexpected character: not YAML");
+      return false;
+    }
+  }
+  if (starts.marks.size() > 1) {
+    diagnostics.error(starts.marks[1], "",
+                      "a second YAML document; corral reads one document per file");
+    return false;
+  }
+  return true;
+}
+
 // yaml-cpp reports malformed YAML by throwing; this is the one place that calls its parser.
-// A file holds one document. yaml-cpp's Load would read the first and drop the rest without a word,
-// so every document is read and a second one is an error where it starts.
 std::optional<YAML::Node> parseYaml(std::string_view yaml, Diagnostics& diagnostics) {
   try {
-    std::vector<YAML::Node> documents = YAML::LoadAll(std::string(yaml));
-    if (documents.size() > 1) {
-      diagnostics.error(documents[1].Mark(), "",
-                        "a second YAML document; corral reads one document per file");
+    const std::string text(yaml);
+    if (!holdsOneDocument(text, diagnostics)) {
       return std::nullopt;
     }
-    return documents.empty() ? YAML::Node() : documents[0];
+    return YAML::Load(text);
   } catch (const YAML::DeepRecursion& e) {
     // yaml-cpp's own message for this is "bad file".
     diagnostics.error(e.mark, "", fmt::format("nested more than {} levels deep", e.depth() - 1));

@@ -150,7 +150,7 @@ std::vector<BadConfig> badValues() {
        "\"my app\" is neither a numeric IP address nor a DNS name"},
       {"AServerHostWithAnEmptyLabel", serverIs("{address: \"web..local:80\"}"), "5:19",
        "backends[0].servers[0].address", "is neither a numeric IP address nor a DNS name"},
-      {"ASecondYamlDocument", std::string(kValidTail) + "---\nworkers: 2\n", "5:1", "",
+      {"ASecondYamlDocument", std::string(kValidTail) + "---\nworkers: 2\n", "4:1", "",
        "a second YAML document; corral reads one document per file"},
       {"AServerOnPortZero", serverIs("{address: \"web:0\"}"), "5:19",
        "backends[0].servers[0].address", "port must be from 1 to 65535"},

@@ -431,6 +431,20 @@ TEST(LoaderTest, ReportsYamlNestedTooDeeplyInsteadOfOverflowingTheStack) {
   EXPECT_THAT(loaded.error()[0].message, HasSubstr("levels deep"));
 }
 
+// yaml-cpp 0.7's LoadAll never returned on these (found by tests/fuzz/fuzz_config.cpp): it kept
+// adding empty documents at a token that it could not place, until memory ran out.
+TEST(LoaderTest, ReportsATokenYamlCannotPlaceInsteadOfReadingForever) {
+  for (const std::string yaml : {",: a", ",", "[a]\n,\n"}) {
+    auto loaded = loadString(yaml, "corral.yaml");
+    ASSERT_FALSE(loaded) << yaml;
+    ASSERT_EQ(loaded.error().size(), 1u) << yaml;
+    EXPECT_EQ(loaded.error()[0].message, "unexpected character: not YAML") << yaml;
+  }
+  auto comma = loadString("[a]\n,\n", "corral.yaml");
+  ASSERT_FALSE(comma);
+  EXPECT_EQ(comma.error()[0].toString(), "corral.yaml:2:1: unexpected character: not YAML");
+}
+
 // Peak resident memory of this process so far, in bytes (Linux reports KiB).
 size_t peakResidentBytes() {
   rusage usage{};
