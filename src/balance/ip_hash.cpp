@@ -20,6 +20,11 @@ public:
   }
 
   std::optional<size_t> pick(std::span<const Candidate> servers, uint64_t client_key) override {
+    return peek(servers, client_key); // the table is all the state there is
+  }
+
+  std::optional<size_t> peek(std::span<const Candidate> servers,
+                             uint64_t client_key) const override {
     assert(servers.size() == table_->serverCount());
     const std::span<const uint32_t> entries = table_->entries();
     if (entries.empty()) {

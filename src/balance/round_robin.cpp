@@ -4,8 +4,10 @@
 // picks each server is chosen exactly `weight` times, and heavy servers are interleaved with light
 // ones (5,1,1 gives a a b a c a a) instead of being picked in a burst.
 
+#include <atomic>
 #include <cassert>
 #include <cstdint>
+#include <utility>
 #include <vector>
 
 #include "corral/balance/balancer.h"
@@ -15,33 +17,57 @@ namespace {
 
 class SmoothWeightedRoundRobin final : public Balancer {
 public:
-  explicit SmoothWeightedRoundRobin(size_t server_count) : current_weights_(server_count, 0) {}
+  explicit SmoothWeightedRoundRobin(size_t server_count) : current_weights_(server_count) {}
 
   std::optional<size_t> pick(std::span<const Candidate> servers, uint64_t /*client_key*/) override {
+    const auto [best, total] = choose(servers);
+    for (size_t i = 0; i < servers.size(); ++i) {
+      if (servers[i].eligible && servers[i].weight != 0) {
+        add(i, servers[i].weight);
+      }
+    }
+    if (best) {
+      add(*best, -total);
+    }
+    return best;
+  }
+
+  std::optional<size_t> peek(std::span<const Candidate> servers,
+                             uint64_t /*client_key*/) const override {
+    return choose(servers).first;
+  }
+
+private:
+  // The winner of this round and the total weight it gives back; nothing is changed.
+  std::pair<std::optional<size_t>, int64_t> choose(std::span<const Candidate> servers) const {
     assert(servers.size() == current_weights_.size());
     std::optional<size_t> best;
+    int64_t best_weight = 0;
     int64_t total = 0;
     for (size_t i = 0; i < servers.size(); ++i) {
       // An ineligible server keeps its current weight, as NGINX skips a tried or down peer.
       if (!servers[i].eligible || servers[i].weight == 0) {
         continue;
       }
-      current_weights_[i] += servers[i].weight;
+      const int64_t weight = current_weights_[i].load(std::memory_order_relaxed) + servers[i].weight;
       total += servers[i].weight;
       // Strictly greater: on a tie the first server in configuration order wins, as in NGINX.
-      if (!best || current_weights_[i] > current_weights_[*best]) {
+      if (!best || weight > best_weight) {
         best = i;
+        best_weight = weight;
       }
     }
-    if (best) {
-      current_weights_[*best] -= total;
-    }
-    return best;
+    return {best, total};
   }
 
-private:
+  // Only the owning worker writes, so a relaxed load and store is the whole update.
+  void add(size_t i, int64_t delta) {
+    current_weights_[i].store(current_weights_[i].load(std::memory_order_relaxed) + delta,
+                              std::memory_order_relaxed);
+  }
+
   // Signed: the winner goes below zero. Bounded by the sum of weights, so 64 bits cannot overflow.
-  std::vector<int64_t> current_weights_;
+  std::vector<std::atomic<int64_t>> current_weights_;
 };
 
 } // namespace

@@ -5,6 +5,7 @@
 
 #include "corral/control/control_plane.h"
 #include "corral/core/log.h"
+#include "corral/runtime/placement.h"
 #include "report.h"
 
 #ifndef CORRAL_VERSION
@@ -113,7 +114,19 @@ Result<admin::RouteAnswer> ControlPlane::route(std::string_view backend_name,
   if (!client) {
     return fail(ErrorCode::BadInput, client.error().message);
   }
-  return routeOf(*backend, maglevInUse(*backend), *client, cookie);
+  const size_t index = static_cast<size_t>(backend - snapshot->backends.data());
+  const auto next_pick = [&](std::span<const balance::Candidate> candidates, uint64_t key) {
+    if (backend->placement() != config::Balance::IpHash) {
+      const proxy::Proxy::NextPick next = proxy_->peekPick(0, snapshot.get(), index, candidates, key);
+      if (next.known) {
+        return next.server;
+      }
+      // Worker 0 has not adopted this snapshot yet; when it does, its balancers start afresh.
+    }
+    // ip_hash has no state but its table: the one last posted, which workers have or soon will.
+    return runtime::makeBalancer(*backend, maglevInUse(*backend))->peek(candidates, key);
+  };
+  return routeOf(*backend, next_pick, proxy_->workerCount(), *client, cookie);
 }
 
 Result<std::vector<std::string>> ControlPlane::logs(std::string_view backend, int instance) {

@@ -4,7 +4,6 @@
 
 #include <fmt/format.h>
 
-#include "corral/balance/balancer.h"
 #include "corral/balance/client_key.h"
 #include "corral/runtime/placement.h"
 
@@ -120,9 +119,8 @@ admin::Status statusOf(const runtime::Snapshot& snapshot, const StatusInputs& in
   return status;
 }
 
-Result<admin::RouteAnswer> routeOf(const runtime::Backend& backend,
-                                   std::shared_ptr<const balance::MaglevTable> table,
-                                   const SocketAddress& client,
+Result<admin::RouteAnswer> routeOf(const runtime::Backend& backend, const NextPick& next_pick,
+                                   size_t workers, const SocketAddress& client,
                                    std::optional<std::string_view> cookie) {
   const std::string_view backend_name = backend.config->name;
   const int64_t now = runtime::steadyMs();
@@ -142,7 +140,6 @@ Result<admin::RouteAnswer> routeOf(const runtime::Backend& backend,
   }
   std::vector<balance::Candidate> candidates;
   runtime::fillCandidates(backend, {}, now, candidates); // as a worker does for a new client
-  auto balancer = runtime::makeBalancer(backend, std::move(table));
   uint64_t key = 0;
   switch (backend.placement()) {
   case config::Balance::IpHash:
@@ -151,12 +148,17 @@ Result<admin::RouteAnswer> routeOf(const runtime::Backend& backend,
     why += "ip_hash: the Maglev table maps this client's address to it";
     break;
   case config::Balance::LeastConnections:
-    why += "least_connections: fewest active connections for its weight";
+    why += "least_connections: fewest active connections for its weight, ties in turn";
     break;
   default:
-    why += "round_robin: each worker rotates on its own; this is the first in the rotation";
+    why += "round_robin: next in the rotation";
   }
-  const auto pick = balancer->pick(candidates, key);
+  if (backend.placement() != config::Balance::IpHash && workers > 1) {
+    // The kernel hands each connection to one of the workers (SO_REUSEPORT), and each keeps its
+    // own rotation: the answer is exact for workers: 1.
+    why += fmt::format(" of worker 0 (each of the {} workers keeps its own)", workers);
+  }
+  const auto pick = next_pick(candidates, key);
   if (!pick) {
     return fail(ErrorCode::Unavailable, fmt::format("no server of {} is up", backend_name));
   }

@@ -7,13 +7,14 @@
 #include <functional>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <utility>
 #include <vector>
 
 #include "corral/admin/control.h"
-#include "corral/balance/maglev_table.h"
+#include "corral/balance/balancer.h"
 #include "corral/cluster/supervisor.h"
 #include "corral/control/control_plane.h"
 #include "corral/runtime/snapshot.h"
@@ -32,12 +33,18 @@ struct StatusInputs {
 /// Every frontend and backend of `snapshot` with its counters and each server's state.
 admin::Status statusOf(const runtime::Snapshot& snapshot, const StatusInputs& inputs);
 
-/// The server a new connection from `client` (with sticky cookie value `cookie`, if any) would
-/// reach on `backend`, and why; `table` is the Maglev table the workers route an ip_hash backend
-/// with. Unavailable when no server can take the client.
-Result<admin::RouteAnswer> routeOf(const runtime::Backend& backend,
-                                   std::shared_ptr<const balance::MaglevTable> table,
-                                   const SocketAddress& client,
+/// What the balancer that routes the next connection would pick for these candidates and client
+/// key, without moving it on (balance::Balancer::peek).
+using NextPick = std::function<std::optional<size_t>(std::span<const balance::Candidate>,
+                                                     uint64_t client_key)>;
+
+/// The server the next connection from `client` (with sticky cookie value `cookie`, if any)
+/// reaches on `backend`, and why. Without a valid cookie the candidates are those a worker sees
+/// (runtime::fillCandidates) and `next_pick` chooses. Round robin and least connections are
+/// per worker: with `workers` above 1 the reason says the answer is worker 0's. Unavailable when
+/// no server can take the client.
+Result<admin::RouteAnswer> routeOf(const runtime::Backend& backend, const NextPick& next_pick,
+                                   size_t workers, const SocketAddress& client,
                                    std::optional<std::string_view> cookie);
 
 } // namespace corral::control

@@ -138,6 +138,16 @@ void Proxy::publishMaglev(const runtime::Snapshot* snapshot, size_t backend,
   }
 }
 
+Proxy::NextPick Proxy::peekPick(size_t worker, const runtime::Snapshot* snapshot, size_t backend,
+                                std::span<const balance::Candidate> candidates,
+                                uint64_t client_key) const {
+  const auto balancers = workers_.at(worker)->balancers();
+  if (balancers->snapshot.get() != snapshot || backend >= balancers->by_backend.size()) {
+    return {};
+  }
+  return {.known = true, .server = balancers->by_backend[backend]->peek(candidates, client_key)};
+}
+
 Proxy::~Proxy() {
   drain();
   join();

@@ -43,9 +43,7 @@ Worker::Worker(size_t id, runtime::SnapshotPtr snapshot, std::vector<int> listen
         Session::fromToken(token)->onPoll(token, events);
       },
       [](void* worker) { static_cast<Worker*>(worker)->destroyClosed(); }, this);
-  for (const runtime::Backend& backend : snapshot_->backends) {
-    balancers_.push_back(runtime::makeBalancer(backend));
-  }
+  makeBalancers();
   for (size_t i = 0; i < listen_fds.size(); ++i) {
     listeners_.push_back(makeListener(i, listen_fds[i]));
   }
@@ -142,17 +140,28 @@ void Worker::adopt(runtime::SnapshotPtr next, const std::vector<int>& fds) {
   }
   listeners_ = std::move(kept);
   snapshot_ = std::move(next);
-  balancers_.clear();
+  makeBalancers();
+}
+
+void Worker::makeBalancers() {
+  auto balancers = std::make_shared<Balancers>(Balancers{.snapshot = snapshot_, .by_backend = {}});
   for (const runtime::Backend& backend : snapshot_->backends) {
-    balancers_.push_back(runtime::makeBalancer(backend));
+    balancers->by_backend.push_back(runtime::makeBalancer(backend));
   }
+  balancers_ = balancers;
+  published_.store(std::move(balancers));
 }
 
 void Worker::replaceMaglev(const runtime::Snapshot* snapshot, size_t backend,
                            std::shared_ptr<const balance::MaglevTable> table) {
-  if (snapshot_.get() == snapshot && backend < balancers_.size()) {
-    balancers_[backend] = runtime::makeBalancer(snapshot_->backends[backend], std::move(table));
+  if (snapshot_.get() != snapshot || backend >= balancers_->by_backend.size()) {
+    return;
   }
+  auto balancers = std::make_shared<Balancers>(*balancers_); // a published set stays as it is
+  balancers->by_backend[backend] = runtime::makeBalancer(snapshot_->backends[backend],
+                                                         std::move(table));
+  balancers_ = balancers;
+  published_.store(std::move(balancers));
 }
 
 void Worker::start() {

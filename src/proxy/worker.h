@@ -48,11 +48,20 @@ public:
   void replaceMaglev(const runtime::Snapshot* snapshot, size_t backend,
                      std::shared_ptr<const balance::MaglevTable> table);
 
+  /// The balancers this worker routes with, and the snapshot they were made for. Any thread may
+  /// read them (`ctl route` peeks at what the next pick would be); the worker publishes a new
+  /// set when it replaces one, and never changes a published set's vector.
+  struct Balancers {
+    runtime::SnapshotPtr snapshot;
+    std::vector<std::shared_ptr<balance::Balancer>> by_backend;
+  };
+  std::shared_ptr<const Balancers> balancers() const { return published_.load(); }
+
   // For sessions, on this worker's thread only.
   event_base* base() const { return base_; }
   size_t id() const { return id_; }
   uint64_t nextSessionId() { return (uint64_t{id_} << 48) | ++session_counter_; }
-  balance::Balancer& balancer(size_t backend) { return *balancers_[backend]; }
+  balance::Balancer& balancer(size_t backend) { return *balancers_->by_backend[backend]; }
   std::vector<balance::Candidate>& candidates() { return candidates_; }
   AccessLog::Buffer* accessLog() { return access_log_; }
   BufferPool& buffers() { return buffers_; }
@@ -83,6 +92,8 @@ private:
   void onAccept(Listener& listener, int fd, const sockaddr* address, socklen_t length);
   void onAcceptError(Listener& listener, int error);
   void runPosted();
+  /// New balancers for every backend of snapshot_, published.
+  void makeBalancers();
   void* sessionStorage();
   void release(Session* session);
   void destroyClosed();
@@ -91,7 +102,8 @@ private:
   runtime::SnapshotPtr snapshot_;
   event_base* base_ = nullptr;
   std::vector<std::unique_ptr<Listener>> listeners_;
-  std::vector<std::unique_ptr<balance::Balancer>> balancers_; // one per backend
+  std::shared_ptr<Balancers> balancers_; // one balancer per backend of snapshot_
+  std::atomic<std::shared_ptr<const Balancers>> published_; // balancers_, for other threads
   std::vector<balance::Candidate> candidates_;                // scratch for pick()
   AccessLog::Buffer* access_log_ = nullptr;
   BufferPool buffers_;

@@ -2,6 +2,7 @@
 // Balancers are pure: given what the worker knows of each server right now and a client key, they
 // return the index of a server. Each worker owns its own balancer objects, built from its current
 // snapshot, so pick() takes no lock; shared parts such as a Maglev table are immutable.
+// peek() lets the control thread ask a worker's balancer what it would pick next.
 
 #include <cstddef>
 #include <cstdint>
@@ -31,6 +32,11 @@ public:
   ///        least connections.
   /// @return the index of the chosen server, or std::nullopt when no candidate is eligible.
   virtual std::optional<size_t> pick(std::span<const Candidate> servers, uint64_t client_key) = 0;
+  /// What pick() would return now, without moving the balancer on (`ctl route`). It may run on
+  /// another thread than pick(): the state pick() keeps is in relaxed atomics, so a peek during a
+  /// pick sees either side of it, and nothing on the pick path waits.
+  virtual std::optional<size_t> peek(std::span<const Candidate> servers,
+                                     uint64_t client_key) const = 0;
 };
 
 /// Smooth weighted round robin, as NGINX does it: weights 5,1,1 give a a b a c a a.

@@ -4,12 +4,15 @@
 
 #include <functional>
 #include <memory>
+#include <optional>
+#include <span>
 #include <string>
 #include <utility>
 #include <vector>
 
 #include "corral/core/address.h"
 #include "corral/core/error.h"
+#include "corral/balance/balancer.h"
 #include "corral/balance/maglev_table.h"
 #include "corral/runtime/snapshot.h"
 
@@ -42,6 +45,16 @@ public:
   /// worker still on `snapshot`.
   void publishMaglev(const runtime::Snapshot* snapshot, size_t backend,
                      std::shared_ptr<const balance::MaglevTable> table);
+  /// What worker `worker`'s balancer for backend `backend` of `snapshot` would pick next for
+  /// these candidates (balance::Balancer::peek), without moving it on; nullopt for nothing to
+  /// pick, and unset (`known` false) while the worker still routes with another snapshot.
+  struct NextPick {
+    bool known = false;
+    std::optional<size_t> server;
+  };
+  NextPick peekPick(size_t worker, const runtime::Snapshot* snapshot, size_t backend,
+                    std::span<const balance::Candidate> candidates, uint64_t client_key) const;
+  size_t workerCount() const { return workers_.size(); }
   /// Reopens the access log file (SIGUSR1, for logrotate).
   void reopenAccessLog();
 
