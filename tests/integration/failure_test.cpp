@@ -47,21 +47,22 @@ backends: [{name: app, balance: round_robin, retries: 2, connect_timeout: 1s,
   }
 }
 
-// Every server refuses: after its retries corral closes the client at once, and says why.
+// Every server refuses: after its retries corral closes the client at once, and says why. With a
+// 20 s connect_timeout, a close well before it shows that no try waited for the timeout.
 TEST(RetryTest, ClientIsClosedPromptlyWhenEveryServerRefuses) {
   RefusingAddress dead1, dead2;
   CorralProcess corral(R"(
 frontends: [{name: web, listen: "127.0.0.1:0", backend: app}]
-backends: [{name: app, retries: 2, connect_timeout: 500ms,
+backends: [{name: app, retries: 2, connect_timeout: 20s,
             servers: [{address: "${dead1}"}, {address: "${dead2}"}]}]
 )",
                        {{"dead1", dead1.address()}, {"dead2", dead2.address()}});
   ASSERT_TRUE(corral.ready());
   const auto start = Clock::now();
   TcpClient client(corral.listenAddress("web"));
-  EXPECT_EQ(client.readAll(5s), "");
+  EXPECT_EQ(client.readAll(15s), "");
   EXPECT_NE(client.closure(), Closure::Open);
-  EXPECT_LT(Clock::now() - start, 1500ms + 1s); // three refused tries take no connect_timeout
+  EXPECT_LT(Clock::now() - start, 15s); // three refused tries take no connect_timeout
   const auto log = corral.waitForAccessLog(1, 5s);
   ASSERT_EQ(log.size(), 1u);
   EXPECT_EQ(terminationOf(log[0]), "connect_failed") << log[0];
@@ -82,8 +83,8 @@ backends: [{name: app, retries: 1, connect_timeout: 300ms,
   EXPECT_EQ(client.readAll(5s), "");
   EXPECT_NE(client.closure(), Closure::Open);
   const auto elapsed = Clock::now() - start;
-  EXPECT_GE(elapsed, 550ms); // two tries of 300 ms, less timer slack
-  EXPECT_LT(elapsed, 600ms + 1500ms);
+  EXPECT_GE(elapsed, 550ms); // two tries of 300 ms, less timer slack; corral closed it (not our
+                             // 5 s read deadline): closure() above
   const auto log = corral.waitForAccessLog(1, 5s);
   ASSERT_EQ(log.size(), 1u);
   EXPECT_EQ(terminationOf(log[0]), "connect_failed") << log[0];

@@ -23,8 +23,9 @@ using std::chrono::milliseconds;
 // The checks of these tests: interval 100 ms (±10% jitter), timeout 100 ms, rise 2, fall 2.
 constexpr milliseconds kInterval{100}, kTimeout{100};
 constexpr int kRise = 2, kFall = 2;
-// Room for a loaded 2-core machine: the health thread, the admin API and this test share it.
-constexpr milliseconds kLoadMargin{700};
+// Room for a loaded 2-core machine under ASan: the health thread, the admin API and this test
+// share it.
+constexpr milliseconds kLoadMargin{3000};
 // Fall (or rise) checks in a row, each up to one jittered interval after the last, plus one
 // check that may run into its timeout.
 constexpr milliseconds kDetectionBound = kFall * kInterval * 11 / 10 + kTimeout + kLoadMargin;
@@ -193,7 +194,7 @@ TEST(ServerHealthTest, NoServerUpClosesANewClientAtOnce) {
   const auto closed_after = std::chrono::duration_cast<milliseconds>(Clock::now() - start);
   std::cout << fmt::format("[ measured ] client closed {} ms after connecting with no server up\n",
                            closed_after.count());
-  EXPECT_LT(closed_after, 1s);
+  EXPECT_LT(closed_after, 4s); // generous (ASan, a loaded machine); the read waits 5 s
   const auto log = corral.waitForAccessLog(1, 5s);
   ASSERT_EQ(log.size(), 1u);
   EXPECT_EQ(log[0].value("termination", ""), "no_server") << log[0];
