@@ -158,10 +158,29 @@ CorralProcess::CorralProcess(std::string_view config_template, const Substitutio
   ready_ = waitReady(ready_timeout);
 }
 
+// SIGTERM, as an operator stops corral, so that it drains, frees everything and exits 0, and
+// LeakSanitizer (in the ASan build) checks the binary itself at that exit. An exit the test did
+// not look at (waitExit) must be 0, and no sanitizer may have reported anything.
 CorralProcess::~CorralProcess() {
-  if (pid_ > 0 && !exit_status_) {
-    ::kill(pid_, SIGKILL);
-    reap(true);
+  if (pid_ <= 0) {
+    return;
+  }
+  if (!exit_status_) {
+    ::kill(pid_, SIGTERM);
+    if (!waitExit(kStopTimeout)) {
+      ADD_FAILURE() << "corral did not end within " << kStopTimeout.count()
+                    << " ms of SIGTERM; killed. stderr:\n" << stderrText();
+      ::kill(pid_, SIGKILL);
+      reap(true);
+      return;
+    }
+    exit_observed_ = false; // the test did not ask for this one
+  }
+  if (!exit_observed_ && *exit_status_ != ExitStatus::exited(0)) {
+    ADD_FAILURE() << "corral ended with " << *exit_status_ << "; stderr:\n" << stderrText();
+  }
+  if (const std::string report = sanitizerReport(stderrText()); !report.empty()) {
+    ADD_FAILURE() << "a sanitizer reported on corral:\n" << report;
   }
 }
 
@@ -247,7 +266,20 @@ std::optional<ExitStatus> CorralProcess::waitExit(std::chrono::milliseconds time
   if (pid_ > 0) {
     pollUntil([&] { return reap(false); }, timeout);
   }
+  exit_observed_ = exit_status_.has_value();
   return exit_status_;
+}
+
+std::string sanitizerReport(std::string_view text) {
+  for (const std::string_view marker :
+       {"ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:",
+        "WARNING: ThreadSanitizer", "ERROR: ThreadSanitizer"}) {
+    if (const size_t at = text.find(marker); at != std::string_view::npos) {
+      const size_t line = text.rfind('\n', at);
+      return std::string(text.substr(line == std::string_view::npos ? 0 : line + 1, 4000));
+    }
+  }
+  return "";
 }
 
 CheckResult runCheck(std::string_view config_template, const Substitutions& substitutions,
@@ -272,6 +304,9 @@ CheckResult runCheck(std::string_view config_template, const Substitutions& subs
   result.exit_code = decode(status).code;
   result.out = readFile(dir.path() / "stdout");
   result.err = readFile(dir.path() / "stderr");
+  if (const std::string report = sanitizerReport(result.err); !report.empty()) {
+    ADD_FAILURE() << "a sanitizer reported on corral check:\n" << report;
+  }
   return result;
 }
 

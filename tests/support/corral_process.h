@@ -63,11 +63,18 @@ private:
 
 class CorralProcess {
 public:
+  /// How long the destructor waits after SIGTERM (longer than the default drain_timeout, 30 s)
+  /// before it kills corral and fails the test.
+  static constexpr std::chrono::milliseconds kStopTimeout = 40s;
+
   /// Writes the configuration, starts `corral run -c FILE --ready-file FILE` and waits up to
   /// ready_timeout for the ready file. On failure ready() is false and the test has failed with
   /// corral's stderr in the message.
   explicit CorralProcess(std::string_view config_template, const Substitutions& substitutions = {},
                          std::chrono::milliseconds ready_timeout = 10s);
+  /// Ends corral with SIGTERM (SIGKILL only after kStopTimeout, failing the test). Fails the test
+  /// when corral ended other than with exit 0 and the test did not look at it through waitExit(),
+  /// or when its stderr holds a sanitizer report (ASan, LeakSanitizer, UBSan, TSan).
   ~CorralProcess();
   CorralProcess(const CorralProcess&) = delete;
   CorralProcess& operator=(const CorralProcess&) = delete;
@@ -87,6 +94,7 @@ public:
 
   void sendSignal(int signal);
   /// The exit status once the process has ended, or nullopt if it is still running at the deadline.
+  /// A status returned here is the test's to check: the destructor does not fail on it.
   std::optional<ExitStatus> waitExit(std::chrono::milliseconds timeout);
 
 private:
@@ -97,9 +105,13 @@ private:
   TempDir dir_;
   pid_t pid_ = -1;
   std::optional<ExitStatus> exit_status_;
+  bool exit_observed_ = false; // waitExit() returned exit_status_ to the test
   bool ready_ = false;
   nlohmann::json ready_info_;
 };
+
+/// The first sanitizer report in `text` (a process's stderr), from its first line; "" if none.
+std::string sanitizerReport(std::string_view text);
 
 struct CheckResult {
   int exit_code = -1;
