@@ -1,4 +1,4 @@
-#include "tests/unit/health/fake_health_server.h"
+#include "tests/integration/health/fake_health_server.h"
 
 #include <netinet/in.h>
 #include <sys/socket.h>

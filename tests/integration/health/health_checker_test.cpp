@@ -13,7 +13,7 @@
 
 #include "corral/health/health_checker.h"
 
-#include "tests/unit/health/fake_health_server.h"
+#include "tests/integration/health/fake_health_server.h"
 
 namespace corral::health {
 namespace {
