@@ -89,6 +89,16 @@ std::vector<BadConfig> badValues() {
        "backends[0].health_check.expect_status", "within 100-599, got \"200-600\""},
       {"AHealthPathWithoutSlash", backendWith("    health_check: {type: http, path: healthz}"),
        "5:38", "backends[0].health_check.path", "expected an absolute request path"},
+      {"AServerLimitAboveAMillion", serverIs("{address: \"127.0.0.1:1\", max_connections: 2000000}"),
+       "5:51", "backends[0].servers[0].max_connections", "expected an integer from 0 to 1000000"},
+      {"ANegativeServerMaxConnections", backendWith("    server_max_connections: -1"), "5:29",
+       "backends[0].server_max_connections", "expected an integer from 0 to 1000000"},
+      {"AQueueOfWords", backendWith("    queue: {max: many}"), "5:18", "backends[0].queue.max",
+       "expected an integer from 0 to 1000000, got \"many\""},
+      {"AZeroQueueTimeout", backendWith("    queue: {timeout: 0s}"), "5:22",
+       "backends[0].queue.timeout", "must be more than 0"},
+      {"AMisspelledQueueKey", backendWith("    queue: {tmeout: 1s}"), "5:13",
+       "backends[0].queue.tmeout", "did you mean 'timeout'?"},
       // Enumerations.
       {"AnUnknownBalance", backendWith("    balance: leastconn"), "5:14", "backends[0].balance",
        "expected one of round_robin, least_connections, ip_hash, sticky_cookie, got "
