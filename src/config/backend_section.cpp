@@ -123,6 +123,7 @@ constexpr KeyRule<ServerConfig> kServerKeys[] = {
     {"tls", [](const Field& f, ServerConfig& c) { readServerTls(f, c.tls); }},
     {"max_connections",
      [](const Field& f, ServerConfig& c) { f.read(c.max_connections, 0, kMaxConnectionLimit); }},
+    {"backup", [](const Field& f, ServerConfig& c) { f.read(c.backup); }},
 };
 
 // max 0 is allowed: a full server then turns clients away at once (queue_full).

@@ -5,10 +5,30 @@
 
 namespace corral::runtime {
 
-bool mayTakeNew(const Backend& backend, size_t index, std::span<const uint32_t> tried,
-                int64_t now_ms) {
+namespace {
+
+bool availableNow(const Backend& backend, size_t index, std::span<const uint32_t> tried,
+                  int64_t now_ms) {
   return std::find(tried.begin(), tried.end(), index) == tried.end() &&
          backend.servers[index].stats->acceptsNew(now_ms);
+}
+
+} // namespace
+
+bool mayTakeNew(const Backend& backend, size_t index, std::span<const uint32_t> tried,
+                int64_t now_ms) {
+  if (!availableNow(backend, index, tried, now_ms)) {
+    return false;
+  }
+  if (!backend.servers[index].backup) {
+    return true;
+  }
+  for (size_t i = 0; i < backend.servers.size(); ++i) {
+    if (!backend.servers[i].backup && availableNow(backend, i, tried, now_ms)) {
+      return false;
+    }
+  }
+  return true;
 }
 
 void fillCandidates(const Backend& backend, std::span<const uint32_t> tried, int64_t now_ms,

@@ -140,7 +140,8 @@ Result<std::shared_ptr<const Snapshot>> Snapshot::build(config::Config config,
                     .stats = statsFor(old, *address, workers, backend_config.health_check.has_value()),
                     .max_connections = server_config.max_connections > 0
                                            ? server_config.max_connections
-                                           : backend_config.server_max_connections};
+                                           : backend_config.server_max_connections,
+                    .backup = server_config.backup};
       if (auto tls = buildServerTls(server, server_config); !tls) {
         tls.error().message = fmt::format("backend {}, server {}: tls: {}", backend_config.name,
                                           server_config.name, tls.error().message);

@@ -71,6 +71,7 @@ struct ServerConfig {
   std::optional<ServerTlsConfig> tls;
   /// Concurrent sessions at most; 0: the backend's server_max_connections (0 there: no limit).
   uint32_t max_connections = 0;
+  bool backup = false; // takes clients only while no primary server can
 };
 
 /// Clients waiting for a server under its max_connections (`queue:`).

@@ -26,8 +26,9 @@ void fillCandidates(const Backend& backend, std::span<const uint32_t> tried, int
                     std::vector<balance::Candidate>& out);
 
 /// Whether server `index` of `backend` may take a new client at `now_ms`: it accepts new clients
-/// (up, enabled, not ejected) and is not among `tried`. Its connection limit is not looked at:
-/// being full is a reason to wait, not to go elsewhere, for a client that hashes to it.
+/// (up, enabled, not ejected) and is not among `tried`; a backup server only while no primary
+/// may. Connection limits are not looked at: a full primary is a reason to wait (in the queue),
+/// not to go to a backup or, for a client that hashes to it, elsewhere.
 bool mayTakeNew(const Backend& backend, size_t index, std::span<const uint32_t> tried,
                 int64_t now_ms);
 

@@ -68,6 +68,7 @@ struct Server {
   std::shared_ptr<const tls::ClientContext> tls;
   std::string host; // the host of servers[].address as written: SNI and name check when tls
   uint32_t max_connections = 0; // its own, else the backend's server_max_connections; 0: none
+  bool backup = false;          // servers[].backup: only while no primary can take a client
 
   /// The weight balancers use now: the `ctl weight` override or the configured weight, ramped by
   /// slow start (from 10% to 100% over `slow_start` after the server came up).

@@ -10,6 +10,7 @@
 #include <gtest/gtest.h>
 
 #include "control_harness.h"
+#include "health_server.h"
 
 #include "tests/support/corral_process.h"
 #include "tests/support/fake_backend.h"
@@ -180,6 +181,62 @@ backends:
   EXPECT_GE(Clock::now() - started, 300ms); // it waited for the first one's hold to end
   const FakeBackend& other = own == "a" ? b : a;
   EXPECT_EQ(other.acceptedConnections(), 0);
+}
+
+} // namespace
+} // namespace corral::test
+
+namespace corral::test {
+namespace {
+
+// One request through corral; the name of the server that answered ("" if none did).
+std::string servedBy(const std::string& web) {
+  TcpClient client(web);
+  if (!client.writeAll("GET / HTTP/1.1\r\nHost: test\r\n\r\n")) {
+    return "";
+  }
+  const std::string reply = client.readAll(5s);
+  const auto body = reply.find("\r\n\r\n");
+  return body == std::string::npos ? "" : reply.substr(body + 4);
+}
+
+std::set<std::string> servedByEach(const std::string& web, int clients) {
+  std::set<std::string> names;
+  for (int i = 0; i < clients; ++i) {
+    names.insert(servedBy(web));
+  }
+  return names;
+}
+
+// A backup server takes clients only while no primary can: not while they are up, at once when
+// both are down, and no new client once a primary is back.
+TEST(BackupServerTest, TakesClientsOnlyWhileEveryPrimaryIsDown) {
+  HealthServer p1("p1"), p2("p2"), standby("standby");
+  CorralProcess corral(R"(
+workers: 2
+admin: {listen: "127.0.0.1:0"}
+frontends: [{name: web, listen: "127.0.0.1:0", backend: app}]
+backends:
+  - name: app
+    health_check: {type: http, path: /healthz, interval: 100ms, timeout: 100ms, rise: 1, fall: 1}
+    servers: [{address: "${p1}", name: p1}, {address: "${p2}", name: p2},
+              {address: "${standby}", name: standby, backup: true}]
+)", {{"p1", p1.address()}, {"p2", p2.address()}, {"standby", standby.address()}});
+  ASSERT_TRUE(corral.ready());
+  const std::string admin = adminAddress(corral), web = corral.listenAddress("web");
+  ASSERT_TRUE(pollUntil([&] { return serverState(admin, "app", "p1") == "up" &&
+                                     serverState(admin, "app", "p2") == "up"; }, 10s));
+  EXPECT_EQ(servedByEach(web, 8), (std::set<std::string>{"p1", "p2"}));
+  p1.setHealthStatus(503);
+  ASSERT_TRUE(pollUntil([&] { return serverState(admin, "app", "p1") == "down"; }, 10s));
+  EXPECT_EQ(servedByEach(web, 4), (std::set<std::string>{"p2"})); // one primary is enough
+  p2.setHealthStatus(503);
+  ASSERT_TRUE(pollUntil([&] { return serverState(admin, "app", "p2") == "down"; }, 10s));
+  EXPECT_EQ(servedByEach(web, 4), (std::set<std::string>{"standby"}));
+  p1.setHealthStatus(200);
+  ASSERT_TRUE(pollUntil([&] { return serverState(admin, "app", "p1") == "up"; }, 10s));
+  EXPECT_EQ(servedByEach(web, 4), (std::set<std::string>{"p1"}));
+  EXPECT_EQ(standby.requests(), 4);
 }
 
 } // namespace

@@ -99,6 +99,8 @@ std::vector<BadConfig> badValues() {
        "backends[0].queue.timeout", "must be more than 0"},
       {"AMisspelledQueueKey", backendWith("    queue: {tmeout: 1s}"), "5:13",
        "backends[0].queue.tmeout", "did you mean 'timeout'?"},
+      {"ABackupThatIsNotABoolean", serverIs("{address: \"127.0.0.1:1\", backup: maybe}"), "5:42",
+       "backends[0].servers[0].backup", "expected true or false, got \"maybe\""},
       // Enumerations.
       {"AnUnknownBalance", backendWith("    balance: leastconn"), "5:14", "backends[0].balance",
        "expected one of round_robin, least_connections, ip_hash, sticky_cookie, got "

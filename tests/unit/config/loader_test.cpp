@@ -64,7 +64,7 @@ backends:
       header_timeout: 1500ms
     servers:
       - {address: 127.0.0.1:9001, weight: 3, name: s1, max_connections: 2}
-      - {address: web:8080}
+      - {address: web:8080, backup: true}
       - {address: secure-app:8443, tls: {verify: false, ca_file: ca.pem, sni: app.internal}}
     resolve_interval: 10s
     health_check:
@@ -220,6 +220,8 @@ TEST(LoaderTest, ReadsTimeoutsRetriesAndProxyProtocol) {
   EXPECT_EQ(app.queue.timeout, 250ms);
   EXPECT_EQ(app.servers.at(0).max_connections, 2u);
   EXPECT_EQ(app.servers.at(1).max_connections, 0u);
+  EXPECT_FALSE(app.servers.at(0).backup);
+  EXPECT_TRUE(app.servers.at(1).backup);
   EXPECT_EQ(app.server_timeout, 2min);
   EXPECT_EQ(app.retries, 0u);
   EXPECT_EQ(app.send_proxy_protocol, ProxyProtocol::V2);
