@@ -142,7 +142,7 @@ Result<std::shared_ptr<const Snapshot>> Snapshot::build(config::Config config,
                                            ? server_config.max_connections
                                            : backend_config.server_max_connections,
                     .backup = server_config.backup};
-      if (auto tls = buildServerTls(server, server_config); !tls) {
+      if (auto tls = buildServerTls(server, server_config, backend_config.health_check); !tls) {
         tls.error().message = fmt::format("backend {}, server {}: tls: {}", backend_config.name,
                                           server_config.name, tls.error().message);
         return std::unexpected(tls.error());

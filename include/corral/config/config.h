@@ -109,6 +109,9 @@ struct SpawnConfig {
 struct HealthCheckConfig {
   HealthCheckType type = HealthCheckType::Tcp;
   std::string path = "/healthz";
+  std::string host; // http: the Host header; empty: the server's address
+  bool tls = false; // check over TLS (the server's tls settings when it has them)
+  std::string sni;  // with tls: the name sent (and verified); empty: the server's
 
   uint16_t expect_status_min = 200;
   uint16_t expect_status_max = 399;

@@ -69,6 +69,8 @@ struct Server {
   std::string host; // the host of servers[].address as written: SNI and name check when tls
   uint32_t max_connections = 0; // its own, else the backend's server_max_connections; 0: none
   bool backup = false;          // servers[].backup: only while no primary can take a client
+  /// health_check.tls: the context checks use (the server's own unless health_check.sni differs).
+  std::shared_ptr<const tls::ClientContext> health_tls;
 
   /// The weight balancers use now: the `ctl weight` override or the configured weight, ramped by
   /// slow start (from 10% to 100% over `slow_start` after the server came up).

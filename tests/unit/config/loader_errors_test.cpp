@@ -101,6 +101,10 @@ std::vector<BadConfig> badValues() {
        "backends[0].queue.tmeout", "did you mean 'timeout'?"},
       {"ABackupThatIsNotABoolean", serverIs("{address: \"127.0.0.1:1\", backup: maybe}"), "5:42",
        "backends[0].servers[0].backup", "expected true or false, got \"maybe\""},
+      {"AHealthHostWithASpace", backendWith("    health_check: {type: http, host: \"a b\"}"), "5:38",
+       "backends[0].health_check.host", "spaces and control characters"},
+      {"AHealthTlsThatIsNotABoolean", backendWith("    health_check: {tls: yes please}"), "5:25",
+       "backends[0].health_check.tls", "expected true or false"},
       // Enumerations.
       {"AnUnknownBalance", backendWith("    balance: leastconn"), "5:14", "backends[0].balance",
        "expected one of round_robin, least_connections, ip_hash, sticky_cookie, got "

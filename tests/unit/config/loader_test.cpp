@@ -70,6 +70,9 @@ backends:
     health_check:
       type: http
       path: /ready
+      host: app.internal
+      tls: true
+      sni: check.internal
       expect_status: 204
       interval: 3s
       timeout: 500ms
@@ -200,6 +203,9 @@ TEST(LoaderTest, ReadsSpawnHealthCheckAndPassiveSections) {
   ASSERT_TRUE(app.health_check);
   EXPECT_EQ(app.health_check->type, HealthCheckType::Http);
   EXPECT_EQ(app.health_check->path, "/ready");
+  EXPECT_EQ(app.health_check->host, "app.internal");
+  EXPECT_TRUE(app.health_check->tls);
+  EXPECT_EQ(app.health_check->sni, "check.internal");
   EXPECT_EQ(app.health_check->expect_status_min, 204);
   EXPECT_EQ(app.health_check->expect_status_max, 204);
   EXPECT_EQ(app.health_check->interval, 3s);
