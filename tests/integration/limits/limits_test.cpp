@@ -36,6 +36,19 @@ std::map<std::string, int> terminations(const std::vector<json>& lines) {
   return counts;
 }
 
+// One backend with one server s1 under `max_connections` and the given queue settings.
+std::string oneServerConfig(std::string_view queue, int max_connections) {
+  return fmt::format(R"(
+workers: 1
+metrics: {{listen: "127.0.0.1:0"}}
+frontends: [{{name: web, listen: "127.0.0.1:0", backend: app}}]
+backends:
+  - name: app
+    queue: {}
+    servers: [{{address: "${{s1}}", name: s1, max_connections: {}}}]
+)", queue, max_connections);
+}
+
 double metric(const CorralProcess& corral, std::string_view name,
               const std::map<std::string, std::string>& labels = {}) {
   return scrapeMetric(metricsAddress(corral), name, labels).value_or(-1);
@@ -95,15 +108,7 @@ backends:
 // (200 ms): closed without a byte, logged as queue_timeout, counted as timeouts.
 TEST(ServerLimitTest, WaitersPastTheQueueTimeoutAreClosed) {
   FakeBackend s1("s1", holding(1500ms));
-  CorralProcess corral(R"(
-workers: 1
-metrics: {listen: "127.0.0.1:0"}
-frontends: [{name: web, listen: "127.0.0.1:0", backend: app}]
-backends:
-  - name: app
-    queue: {timeout: 200ms}
-    servers: [{address: "${s1}", name: s1, max_connections: 2}]
-)", addressesOf({s1}));
+  CorralProcess corral(oneServerConfig("{timeout: 200ms}", 2), addressesOf({s1}));
   ASSERT_TRUE(corral.ready());
   std::vector<TcpClient> clients;
   for (int i = 0; i < 5; ++i) {
@@ -133,15 +138,7 @@ backends:
 // queue.max: 0 turns away at once whoever finds every server full.
 TEST(ServerLimitTest, AFullQueueClosesTheClientAtOnce) {
   FakeBackend s1("s1", holding(1500ms));
-  CorralProcess corral(R"(
-workers: 1
-metrics: {listen: "127.0.0.1:0"}
-frontends: [{name: web, listen: "127.0.0.1:0", backend: app}]
-backends:
-  - name: app
-    queue: {max: 0}
-    servers: [{address: "${s1}", name: s1, max_connections: 1}]
-)", addressesOf({s1}));
+  CorralProcess corral(oneServerConfig("{max: 0}", 1), addressesOf({s1}));
   ASSERT_TRUE(corral.ready());
   TcpClient first(corral.listenAddress("web"));
   ASSERT_TRUE(pollUntil([&] { return s1.openConnections() == 1; }, 5s));
