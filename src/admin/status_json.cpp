@@ -38,7 +38,11 @@ json backendJson(const BackendStatus& backend) {
   for (const auto& server : backend.servers) {
     servers.push_back(serverJson(server));
   }
-  return {{"name", backend.name}, {"balance", backend.balance}, {"servers", std::move(servers)}};
+  return {{"name", backend.name},
+          {"balance", backend.balance},
+          {"servers", std::move(servers)},
+          {"queued", backend.queued},
+          {"limited", backend.limited}};
 }
 
 json frontendJson(const FrontendStatus& frontend) {
@@ -86,6 +90,8 @@ BackendStatus backendFromJson(const json& object) {
   for (const auto& server : object.at("servers")) {
     backend.servers.push_back(serverFromJson(server));
   }
+  backend.queued = object.value("queued", uint64_t{0}); // absent from an older corral's answer
+  backend.limited = object.value("limited", false);
   return backend;
 }
 

@@ -164,6 +164,22 @@ std::vector<std::string> serverRow(const std::string& backend, const admin::Serv
           formatUptime(server.uptime_s), orDash(server.restarts), check};
 }
 
+// Only backends whose servers have max_connections can queue clients.
+void printQueues(const admin::Status& status, std::ostream& out) {
+  Table queues({"BACKEND", "QUEUE"});
+  bool any = false;
+  for (const auto& backend : status.backends) {
+    if (backend.limited) {
+      queues.add({backend.name, std::to_string(backend.queued)});
+      any = true;
+    }
+  }
+  if (any) {
+    out << '\n';
+    queues.print(out);
+  }
+}
+
 void printStatus(const admin::Status& status, std::ostream& out) {
   out << fmt::format("corral {}, up {}\n\n", status.version, formatUptime(status.uptime_s));
   if (!status.frontends.empty()) {
@@ -186,6 +202,7 @@ void printStatus(const admin::Status& status, std::ostream& out) {
     }
   }
   servers.print(out);
+  printQueues(status, out);
 }
 
 // Each command: the client, the options, where to print. Errors go back to ctlCommand.

@@ -17,6 +17,9 @@ constexpr uint32_t kMaxWeight = 256;
 constexpr uint32_t kMaxRetries = 10;
 // Maglev picks M > 100 x N so that servers' shares differ by at most about 1% (Maglev §3.4).
 constexpr uint64_t kTableSlotsPerServer = 100;
+// A session is a few hundred bytes plus its sockets; a million of either is past any one process.
+constexpr uint32_t kMaxConnectionLimit = 1000000;
+constexpr uint32_t kMaxQueue = 1000000;
 
 constexpr std::array<Choice<ProxyProtocol>, 3> kProxyProtocolChoices{{
     {"off", ProxyProtocol::Off},
@@ -118,6 +121,15 @@ constexpr KeyRule<ServerConfig> kServerKeys[] = {
     {"weight", [](const Field& f, ServerConfig& c) { f.read(c.weight, 1, kMaxWeight); }},
     {"name", [](const Field& f, ServerConfig& c) { readServerName(f, c.name); }},
     {"tls", [](const Field& f, ServerConfig& c) { readServerTls(f, c.tls); }},
+    {"max_connections",
+     [](const Field& f, ServerConfig& c) { f.read(c.max_connections, 0, kMaxConnectionLimit); }},
+    {"backup", [](const Field& f, ServerConfig& c) { f.read(c.backup); }},
+};
+
+// max 0 is allowed: a full server then turns clients away at once (queue_full).
+constexpr KeyRule<QueueConfig> kQueueKeys[] = {
+    {"max", [](const Field& f, QueueConfig& c) { f.read(c.max, 0, kMaxQueue); }},
+    {"timeout", [](const Field& f, QueueConfig& c) { f.read(c.timeout, 1ms); }},
 };
 
 void readServer(const Field& section, ServerConfig& server) {
@@ -149,6 +161,11 @@ constexpr KeyRule<BackendConfig> kBackendKeys[] = {
     {"health_check", [](const Field& f, BackendConfig& c) { readHealthCheck(f, c.health_check); }},
     {"passive", [](const Field& f, BackendConfig& c) { readPassive(f, c.passive); }},
     {"slow_start", [](const Field& f, BackendConfig& c) { f.read(c.slow_start, 0ms); }},
+    {"server_max_connections",
+     [](const Field& f, BackendConfig& c) {
+       f.read(c.server_max_connections, 0, kMaxConnectionLimit);
+     }},
+    {"queue", [](const Field& f, BackendConfig& c) { readSection(f, c.queue, kQueueKeys); }},
     {"connect_timeout", [](const Field& f, BackendConfig& c) { f.read(c.connect_timeout, 1ms); }},
     {"server_timeout", [](const Field& f, BackendConfig& c) { f.read(c.server_timeout, 1ms); }},
     {"retries", [](const Field& f, BackendConfig& c) { f.read(c.retries, 0, kMaxRetries); }},

@@ -1,3 +1,5 @@
+#include <algorithm>
+
 #include <fmt/format.h>
 
 #include "config/sections.h"
@@ -28,6 +30,23 @@ void readCheckPath(const Field& field, std::string& out) {
   out = std::move(path);
 }
 
+// The Host header goes into the request as written, so it must be a header value that cannot
+// end the line: visible ASCII only (RFC 9110 §7.2: uri-host [":" port]).
+void readCheckHost(const Field& field, std::string& out) {
+  std::string host;
+  if (!field.read(host)) {
+    return;
+  }
+  const bool visible = std::all_of(host.begin(), host.end(), [](char c) { return c > ' ' && c < 127; });
+  if (!visible) {
+    field.error(fmt::format("\"{}\" is not a host name: spaces and control characters cannot go "
+                            "into a Host header",
+                            host));
+    return;
+  }
+  out = std::move(host);
+}
+
 void readExpectStatus(const Field& field, HealthCheckConfig& check) {
   uint32_t min = 0;
   uint32_t max = 0;
@@ -40,6 +59,9 @@ void readExpectStatus(const Field& field, HealthCheckConfig& check) {
 constexpr KeyRule<HealthCheckConfig> kHealthCheckKeys[] = {
     {"type", [](const Field& f, HealthCheckConfig& c) { f.read(c.type, kHealthCheckTypes); }},
     {"path", [](const Field& f, HealthCheckConfig& c) { readCheckPath(f, c.path); }},
+    {"host", [](const Field& f, HealthCheckConfig& c) { readCheckHost(f, c.host); }},
+    {"tls", [](const Field& f, HealthCheckConfig& c) { f.read(c.tls); }},
+    {"sni", [](const Field& f, HealthCheckConfig& c) { readCheckHost(f, c.sni); }},
     {"expect_status", [](const Field& f, HealthCheckConfig& c) { readExpectStatus(f, c); }},
     {"interval", [](const Field& f, HealthCheckConfig& c) { f.read(c.interval, 1ms); }},
     {"timeout", [](const Field& f, HealthCheckConfig& c) { f.read(c.timeout, 1ms); }},
@@ -64,11 +86,14 @@ void readHealthCheck(const Field& section, std::optional<HealthCheckConfig>& out
   }
   const auto type = section.find("type");
   if (!type || type->node().Scalar() == "tcp") { // a misspelled type is reported already
-    for (std::string_view key : {"path", "expect_status"}) {
+    for (std::string_view key : {"path", "expect_status", "host"}) {
       if (section.has(key)) {
         section.warnAt(key, "used only by type: http; a tcp check only connects");
       }
     }
+  }
+  if (section.has("sni") && !check.tls) {
+    section.warnAt("sni", "used only with tls: true");
   }
   out = std::move(check);
 }

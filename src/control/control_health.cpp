@@ -30,7 +30,9 @@ void ControlPlane::updateHealthTargets() {
       targets.push_back({.backend = backend.config->name,
                          .server = server.name,
                          .address = server.address,
-                         .check = *backend.config->health_check});
+                         .check = *backend.config->health_check,
+                         .tls = server.health_tls,
+                         .host = server.host});
     }
   }
   health_->setTargets(std::move(targets));

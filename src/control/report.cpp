@@ -113,7 +113,9 @@ admin::Status statusOf(const runtime::Snapshot& snapshot, const StatusInputs& in
         row.restarts = static_cast<uint32_t>(instance.restarts);
       }
       backend_status.servers.push_back(std::move(row));
+      backend_status.limited = backend_status.limited || server.max_connections > 0;
     }
+    backend_status.queued = backend.stats->queue.length();
     status.backends.push_back(std::move(backend_status));
   }
   return status;

@@ -56,7 +56,7 @@ void HealthChecker::setTargets(std::vector<CheckTarget> targets) {
     auto key = std::make_pair(target.backend, target.server);
     auto kept = monitors_.find(key);
     if (kept != monitors_.end() && kept->second && sameServer(kept->second->target(), target)) {
-      kept->second->updateCheck(target.check);
+      kept->second->updateCheck(target);
       next.emplace(std::move(key), std::move(kept->second));
       continue;
     }

@@ -5,6 +5,7 @@
 #include <system_error>
 
 #include <event2/buffer.h>
+#include <event2/bufferevent_ssl.h>
 #include <fmt/format.h>
 
 #include "corral/protocol/status_line.h"
@@ -33,14 +34,14 @@ std::pair<CheckOutcome, std::string> describeSocketError(int error) {
 std::string requestFor(const config::HealthCheckConfig& check, const SocketAddress& address) {
   return fmt::format("GET {} HTTP/1.1\r\nHost: {}\r\nUser-Agent: corral-health\r\n"
                      "Connection: close\r\n\r\n",
-                     check.path, address.toString());
+                     check.path, check.host.empty() ? address.toString() : check.host);
 }
 
 } // namespace
 
 Probe::Probe(event_base* base, const SocketAddress& address, const config::HealthCheckConfig& check,
-             Done done)
-    : base_(base), address_(address), check_(check), done_(std::move(done)),
+             Done done, ProbeTls tls)
+    : base_(base), address_(address), check_(check), done_(std::move(done)), tls_(std::move(tls)),
       started_(std::chrono::steady_clock::now()), deadline_(base, [this] { onDeadline(); }) {
   deadline_.start(check_.timeout);
   connect();
@@ -57,8 +58,26 @@ void Probe::closeConnection() {
   }
 }
 
+// Over TLS, libevent reports the connection as connected once the handshake is done, and a failed
+// handshake (a plaintext server, a refused certificate) as an error.
+bufferevent* Probe::newConnection() {
+  if (tls_.context == nullptr) {
+    return bufferevent_socket_new(base_, -1, BEV_OPT_CLOSE_ON_FREE);
+  }
+  SSL* ssl = tls_.context->newSsl(tls_.host);
+  if (ssl == nullptr) {
+    return nullptr;
+  }
+  bufferevent* connection = bufferevent_openssl_socket_new(
+      base_, -1, ssl, BUFFEREVENT_SSL_CONNECTING, BEV_OPT_CLOSE_ON_FREE);
+  if (connection == nullptr) {
+    SSL_free(ssl);
+  }
+  return connection;
+}
+
 void Probe::connect() {
-  connection_ = bufferevent_socket_new(base_, -1, BEV_OPT_CLOSE_ON_FREE);
+  connection_ = newConnection();
   if (connection_ == nullptr) {
     failure_.emplace(CheckOutcome::Error, "cannot create a socket");
     deadline_.start(std::chrono::microseconds(0));
@@ -126,6 +145,11 @@ void Probe::onEvent(bufferevent* connection, short what, void* arg) noexcept {
     probe->finish(CheckOutcome::BadResponse, said_something ? "bad response" : "closed");
   } else if ((what & BEV_EVENT_ERROR) != 0) {
     auto [outcome, detail] = describeSocketError(EVUTIL_SOCKET_ERROR());
+    if (probe->tls_.context != nullptr && bufferevent_get_openssl_error(connection) != 0) {
+      const std::string why = tls::ClientContext::verifyFailure(bufferevent_openssl_get_ssl(connection));
+      outcome = CheckOutcome::Error;
+      detail = why.empty() ? "tls handshake failed" : fmt::format("tls: {}", why);
+    }
     probe->finish(outcome, std::move(detail));
   }
 }

@@ -4,6 +4,7 @@
 
 #include <chrono>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 #include <utility>
@@ -13,10 +14,18 @@
 #include "corral/config/config.h"
 #include "corral/core/address.h"
 #include "corral/health/health_checker.h"
+#include "corral/tls/client_context.h"
 
 #include "corral/core/timer.h"
 
 namespace corral::health {
+
+/// health_check.tls: the check handshakes with `context` before it counts as connected (and
+/// before an http check's request), sending `host` as SNI unless the context names another.
+struct ProbeTls {
+  std::shared_ptr<const tls::ClientContext> context; // null: plain TCP
+  std::string host;
+};
 
 class Probe {
 public:
@@ -25,13 +34,14 @@ public:
   /// Starts connecting at once; `done` is called exactly once, from the event loop (never from
   /// this constructor), unless the Probe is destroyed first. `done` may destroy the Probe.
   Probe(event_base* base, const SocketAddress& address, const config::HealthCheckConfig& check,
-        Done done);
+        Done done, ProbeTls tls = {});
   ~Probe();
   Probe(const Probe&) = delete;
   Probe& operator=(const Probe&) = delete;
 
 private:
   void connect();
+  bufferevent* newConnection();
   void onDeadline();
   void onConnected();
   void onResponseBytes();
@@ -44,6 +54,7 @@ private:
   SocketAddress address_;
   config::HealthCheckConfig check_;
   Done done_;
+  ProbeTls tls_;
   std::chrono::steady_clock::time_point started_;
   bufferevent* connection_ = nullptr;
   // Set when the connect fails at once; reported from the timer.

@@ -11,14 +11,18 @@ ServerMonitor::ServerMonitor(event_base* base, CheckTarget target, std::mt19937_
   next_check_.start(firstDelay(target_.check.interval, random_()));
 }
 
-void ServerMonitor::updateCheck(const config::HealthCheckConfig& check) {
-  target_.check = check;
-  health_.setThresholds(check.rise, check.fall);
+void ServerMonitor::updateCheck(const CheckTarget& target) {
+  target_.check = target.check;
+  target_.tls = target.tls;
+  target_.host = target.host;
+  health_.setThresholds(target.check.rise, target.check.fall);
 }
 
 void ServerMonitor::startCheck() {
-  probe_ = std::make_unique<Probe>(base_, target_.address, target_.check,
-                                   [this](const CheckResult& result) { onResult(result); });
+  probe_ = std::make_unique<Probe>(
+      base_, target_.address, target_.check,
+      [this](const CheckResult& result) { onResult(result); },
+      ProbeTls{.context = target_.tls, .host = target_.host});
 }
 
 // The next check is due one jittered interval after this one started, so a slow check does not

@@ -27,7 +27,7 @@ public:
   ServerMonitor& operator=(const ServerMonitor&) = delete;
 
   /// New check settings for the same server (a reload); a check in flight finishes as it began.
-  void updateCheck(const config::HealthCheckConfig& check);
+  void updateCheck(const CheckTarget& target);
 
   const CheckTarget& target() const { return target_; }
   const HealthState& health() const { return health_; }

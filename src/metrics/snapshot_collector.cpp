@@ -19,6 +19,8 @@ constexpr std::array<const char*, runtime::count<runtime::StickyResult>()> kStic
     "hit", "miss", "redispatch", "rejected"};
 constexpr std::array<const char*, runtime::count<runtime::AcceptError>()> kAcceptErrors = {
     "emfile", "enfile", "enomem", "other"};
+constexpr std::array<const char*, runtime::count<runtime::QueueRejection>()> kQueueRejections = {
+    "timeout", "full"};
 
 static_assert(tls::kHandshakeFailures.size() == runtime::kTlsFailureReasons,
               "FrontendCells::tls_failures has one cell per tls::HandshakeFailure");
@@ -128,6 +130,11 @@ void appendBackendFamilies(const runtime::Snapshot& snapshot,
   auto sticky = counterFamily("corral_sticky_total",
                               "Sticky-cookie placements: hit, miss (no cookie), redispatch "
                               "(server gone or down), rejected (forged or stale cookie).");
+  auto queue_length = gaugeFamily("corral_backend_queue_length",
+                                  "Clients waiting for a server under its max_connections.");
+  auto queue_rejections = counterFamily("corral_backend_queue_rejections_total",
+                                        "Clients closed by the queue: timeout (waited "
+                                        "queue.timeout), full (queue.max already waiting).");
   for (const runtime::Backend& backend : snapshot.backends) {
     const std::string& name = backend.config->name;
     const auto& cells = backend.stats->cells;
@@ -137,9 +144,18 @@ void appendBackendFamilies(const runtime::Snapshot& snapshot,
       addSample(sticky, {{"backend", name}, {"result", kStickyResults[result]}},
                 sum(cells, [&](const auto& c) -> const Counter& { return c.sticky[result]; }));
     }
+    addSample(queue_length, {{"backend", name}}, backend.stats->queue.length());
+    for (size_t reason = 0; reason < kQueueRejections.size(); ++reason) {
+      addSample(queue_rejections, {{"backend", name}, {"reason", kQueueRejections[reason]}},
+                sum(cells, [&](const auto& c) -> const Counter& {
+                  return c.queue_rejections[reason];
+                }));
+    }
   }
   families.push_back(std::move(retries));
   families.push_back(std::move(sticky));
+  families.push_back(std::move(queue_length));
+  families.push_back(std::move(queue_rejections));
 }
 
 void appendWorkerFamilies(const runtime::Snapshot& snapshot,
@@ -151,10 +167,11 @@ void appendWorkerFamilies(const runtime::Snapshot& snapshot,
     addSample(accept_errors, {{"reason", kAcceptErrors[reason]}},
               sum(cells, [&](const auto& c) -> const Counter& { return c.accept_errors[reason]; }));
   }
-  HistogramTotals connect, session;
+  HistogramTotals connect, session, queued;
   for (size_t worker = 0; worker < cells.size(); ++worker) {
     connect.add(cells.at(worker).connect_duration);
     session.add(cells.at(worker).session_duration);
+    queued.add(cells.at(worker).queue_duration);
   }
   auto connect_family = histogramFamily("corral_server_connect_duration_seconds",
                                         "Time from the start of a connect to a server until it "
@@ -163,9 +180,13 @@ void appendWorkerFamilies(const runtime::Snapshot& snapshot,
   auto session_family = histogramFamily("corral_session_duration_seconds",
                                         "Time from accepting a client until its session closed.");
   addHistogram(session_family, {}, session);
+  auto queue_family = histogramFamily("corral_backend_queue_seconds",
+                                      "Time clients waited in a backend's queue (served or not).");
+  addHistogram(queue_family, {}, queued);
   families.push_back(std::move(accept_errors));
   families.push_back(std::move(connect_family));
   families.push_back(std::move(session_family));
+  families.push_back(std::move(queue_family));
 }
 
 } // namespace

@@ -50,6 +50,8 @@ std::string_view terminationName(Termination termination) {
   case Termination::Shutdown: return "shutdown";
   case Termination::TlsHandshakeFailed: return "tls_handshake_failed";
   case Termination::BadProxyHeader: return "bad_proxy_header";
+  case Termination::QueueTimeout: return "queue_timeout";
+  case Termination::QueueFull: return "queue_full";
   }
   return "unknown";
 }
@@ -86,9 +88,8 @@ Session::~Session() {
   server_.close();
   discard(up_);
   discard(down_);
-  if (counted_ != nullptr) {
-    counted_->active.fetch_sub(1, std::memory_order_relaxed);
-  }
+  leaveQueue(true);
+  releaseServerSlot();
   snapshot_->worker_cells->at(worker_.id()).session_duration.observe(secondsSince(started_));
   frontend_.stats->active.fetch_sub(1, std::memory_order_relaxed);
   worker_.onSessionClosed(this);
@@ -156,7 +157,8 @@ void Session::onPoll(uint64_t token_value, uint32_t events) {
 }
 
 // The server a client's cookie names, on the first try; otherwise the balancer's choice among
-// servers this session has not tried yet.
+// servers this session has not tried yet (and, unless it waits for its own server, that are not at
+// their connection limit).
 std::optional<size_t> Session::pickServer() {
   if (sticky_target_ && attempts_ == 0) {
     return sticky_target_;
@@ -164,26 +166,36 @@ std::optional<size_t> Session::pickServer() {
   auto& candidates = worker_.candidates();
   runtime::fillCandidates(*backend_, std::span(tried_.data(), attempts_), runtime::steadyMs(),
                           candidates);
+  skipFullServers(candidates);
   return worker_.balancer(backend_index_).pick(candidates, client_key_);
 }
 
-// Picks a server that this session has not tried yet and starts a non-blocking connect.
+// Picks a server that this session has not tried yet, takes a slot on it, and starts a
+// non-blocking connect; with every server it may use at its limit, waits in the queue.
 void Session::connectServer() {
-  const auto pick = pickServer();
-  if (!pick) {
-    if (attempts_ == 0) {
-      frontendCells().rejected[rejectIndex(runtime::RejectReason::NoServer)].add();
-    }
-    close(attempts_ == 0 ? Termination::NoServer : Termination::ConnectFailed);
+  const Claim claim = claimServer();
+  if (claim.server) {
+    connectTo(*claim.server);
     return;
   }
+  if (claim.full) {
+    waitInQueue(claim.wait_for);
+    return;
+  }
+  if (attempts_ == 0) {
+    frontendCells().rejected[rejectIndex(runtime::RejectReason::NoServer)].add();
+  }
+  close(attempts_ == 0 ? Termination::NoServer : Termination::ConnectFailed);
+}
+
+// A slot on `server` is ours already (claimServer or the queue).
+void Session::connectTo(size_t server) {
   if (attempts_ > 0) {
     backend_->stats->cells.at(worker_.id()).retries.add();
   }
-  tried_[attempts_++] = static_cast<uint32_t>(*pick);
-  server_choice_ = &backend_->servers[*pick];
+  tried_[attempts_++] = static_cast<uint32_t>(server);
+  server_choice_ = &backend_->servers[server];
   counted_ = server_choice_->stats.get();
-  counted_->active.fetch_add(1, std::memory_order_relaxed);
   connect_started_ = std::chrono::steady_clock::now();
   startConnect();
 }
@@ -282,8 +294,7 @@ void Session::onConnectFailed(std::string_view why) {
   countPassiveFailure();
   server_.close();
   tcp_connected_ = false;
-  counted_->active.fetch_sub(1, std::memory_order_relaxed);
-  counted_ = nullptr;
+  releaseServerSlot();
   if (attempts_ > backend_->config->retries || attempts_ >= kMaxTries) {
     close(Termination::ConnectFailed);
     return;
@@ -385,6 +396,10 @@ void Session::onIdleTimer() {
     return;
   case Phase::Relay:
     break;
+  }
+  if (queued_ != nullptr) {
+    onQueueTimeout();
+    return;
   }
   if (!connected_) {
     onConnectFailed("timed out");

@@ -14,11 +14,14 @@
 #include <array>
 #include <chrono>
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <span>
 #include <string>
 #include <string_view>
+#include <vector>
 
+#include "corral/balance/balancer.h"
 #include "corral/core/address.h"
 #include "corral/runtime/snapshot.h"
 #include "corral/tls/handshake.h"
@@ -28,6 +31,7 @@
 namespace corral::proxy {
 
 class Worker;
+class QueuedClient;
 struct AccessLogEntry;
 
 /// Why a session ended, as the access log names it.
@@ -44,6 +48,8 @@ enum class Termination {
   Shutdown,           // still open when the drain timeout ran out
   TlsHandshakeFailed, // the client's TLS handshake failed or timed out (counted by reason)
   BadProxyHeader,     // accept_proxy_protocol: the PROXY header was missing, malformed or late
+  QueueTimeout,       // waited queue.timeout for a server under its max_connections
+  QueueFull,          // every server was at its limit and queue.max clients waited already
 };
 std::string_view terminationName(Termination termination);
 
@@ -71,6 +77,8 @@ public:
     return reinterpret_cast<Session*>(token & ~uint64_t{kTokenBits});
   }
   const runtime::Frontend& frontend() const { return frontend_; }
+  /// Its turn in the backend's queue came: a slot on a server is held for it (session_queue.cpp).
+  void onQueueTurn();
 
   // Intrusive list of the worker's sessions: no allocation beyond the session itself.
   Session* prev = nullptr;
@@ -124,6 +132,20 @@ private:
   // Placement and connect (session.cpp).
   void connectServer();
   std::optional<size_t> pickServer();
+  void connectTo(size_t server);
+  // Server limits and the backend's queue (session_queue.cpp).
+  struct Claim {
+    std::optional<size_t> server; // a slot on it is ours
+    bool full = false;            // some server could take the client but is at its limit
+    std::optional<size_t> wait_for; // the full server this client waits for (sticky, hashed)
+  };
+  Claim claimServer();
+  bool waitsForItsServer() const;
+  void skipFullServers(std::vector<balance::Candidate>& candidates);
+  void waitInQueue(std::optional<size_t> wait_for);
+  void onQueueTimeout();
+  void leaveQueue(bool give_back);
+  void releaseServerSlot();
   void startConnect();
   void continueConnect(uint32_t events);
   void onConnected();
@@ -196,6 +218,9 @@ private:
   std::array<uint32_t, kMaxTries> tried_{}; // indexes of the servers tried
   uint32_t attempts_ = 0;
   std::optional<size_t> sticky_target_;     // the server the client's cookie names
+  bool saw_full_ = false;                   // the last pickServer passed over a full server
+  std::shared_ptr<QueuedClient> queued_;    // while waiting in the backend's queue
+  std::chrono::steady_clock::time_point queued_since_;
   event timer_{}; // the preamble's deadline, then the connect timeout, then the idle timeout
   std::chrono::steady_clock::time_point started_;
   std::chrono::steady_clock::time_point connect_started_;

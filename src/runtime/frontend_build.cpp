@@ -90,16 +90,33 @@ Result<void> buildSniRoutes(Frontend& frontend, const std::vector<Backend>& back
   return {};
 }
 
-Result<void> buildServerTls(Server& server, const config::ServerConfig& config) {
-  if (!config.tls) {
+Result<void> buildServerTls(Server& server, const config::ServerConfig& config,
+                            const std::optional<config::HealthCheckConfig>& check) {
+  server.host = config.address.host;
+  if (config.tls) {
+    auto context = tls::ClientContext::create(*config.tls);
+    if (!context) {
+      return std::unexpected(context.error());
+    }
+    server.tls = std::move(*context);
+  }
+  if (!check || !check->tls) {
     return {};
   }
-  auto context = tls::ClientContext::create(*config.tls);
+  if (server.tls != nullptr && check->sni.empty()) {
+    server.health_tls = server.tls;
+    return {};
+  }
+  config::ServerTlsConfig settings = config.tls.value_or(config::ServerTlsConfig{.verify = false});
+  if (!check->sni.empty()) {
+    settings.sni = check->sni;
+  }
+  auto context = tls::ClientContext::create(settings);
   if (!context) {
+    context.error().message = fmt::format("health_check: {}", context.error().message);
     return std::unexpected(context.error());
   }
-  server.tls = std::move(*context);
-  server.host = config.address.host;
+  server.health_tls = std::move(*context);
   return {};
 }
 

@@ -16,6 +16,10 @@ Result<void> buildFrontendTls(Frontend& frontend, const Frontend* previous);
 Result<void> buildSniRoutes(Frontend& frontend, const std::vector<Backend>& backends);
 
 /// Builds server.tls from servers[].tls.
-Result<void> buildServerTls(Server& server, const config::ServerConfig& config);
+/// With `health_check.tls`, also server.health_tls: the server's own context, or (without
+/// servers[].tls, or with a health_check.sni of its own) one from the server's tls settings
+/// (verify off when it has none: the check asks only that the server speaks TLS) and that sni.
+Result<void> buildServerTls(Server& server, const config::ServerConfig& config,
+                            const std::optional<config::HealthCheckConfig>& check);
 
 } // namespace corral::runtime

@@ -5,16 +5,41 @@
 
 namespace corral::runtime {
 
+namespace {
+
+bool availableNow(const Backend& backend, size_t index, std::span<const uint32_t> tried,
+                  int64_t now_ms) {
+  return std::find(tried.begin(), tried.end(), index) == tried.end() &&
+         backend.servers[index].stats->acceptsNew(now_ms);
+}
+
+} // namespace
+
+bool mayTakeNew(const Backend& backend, size_t index, std::span<const uint32_t> tried,
+                int64_t now_ms) {
+  if (!availableNow(backend, index, tried, now_ms)) {
+    return false;
+  }
+  if (!backend.servers[index].backup) {
+    return true;
+  }
+  for (size_t i = 0; i < backend.servers.size(); ++i) {
+    if (!backend.servers[i].backup && availableNow(backend, i, tried, now_ms)) {
+      return false;
+    }
+  }
+  return true;
+}
+
 void fillCandidates(const Backend& backend, std::span<const uint32_t> tried, int64_t now_ms,
                     std::vector<balance::Candidate>& out) {
   out.clear();
   const std::chrono::milliseconds slow_start = backend.config->slow_start;
   for (size_t i = 0; i < backend.servers.size(); ++i) {
     const Server& server = backend.servers[i];
-    const bool was_tried = std::find(tried.begin(), tried.end(), i) != tried.end();
     out.push_back({.weight = server.effectiveWeight(slow_start, now_ms),
                    .active = server.stats->active.load(std::memory_order_relaxed),
-                   .eligible = !was_tried && server.stats->acceptsNew(now_ms)});
+                   .eligible = mayTakeNew(backend, i, tried, now_ms)});
   }
 }
 

@@ -137,8 +137,12 @@ Result<std::shared_ptr<const Snapshot>> Snapshot::build(config::Config config,
       Server server{.name = server_config.name,
                     .address = *address,
                     .weight = server_config.weight,
-                    .stats = statsFor(old, *address, workers, backend_config.health_check.has_value())};
-      if (auto tls = buildServerTls(server, server_config); !tls) {
+                    .stats = statsFor(old, *address, workers, backend_config.health_check.has_value()),
+                    .max_connections = server_config.max_connections > 0
+                                           ? server_config.max_connections
+                                           : backend_config.server_max_connections,
+                    .backup = server_config.backup};
+      if (auto tls = buildServerTls(server, server_config, backend_config.health_check); !tls) {
         tls.error().message = fmt::format("backend {}, server {}: tls: {}", backend_config.name,
                                           server_config.name, tls.error().message);
         return std::unexpected(tls.error());

@@ -52,6 +52,8 @@ struct FakeBackend::Connection {
   bool peer_closed = false;  // read the peer's FIN
   bool write_closed = false; // sent our FIN
   bool close_when_written = false;
+  std::chrono::steady_clock::time_point answer_at; // HoldThenName: when to send the name
+  bool held = false;
   FinishedConnection record;
 
   size_t pending() const { return outgoing.size() - outgoing_offset; }
@@ -92,7 +94,7 @@ void FakeBackend::run() {
       fds.push_back({.fd = connection.fd, .events = events});
     }
     has_to_write_ = any_to_write;
-    if (::poll(fds.data(), fds.size(), -1) < 0 && errno != EINTR) {
+    if (::poll(fds.data(), fds.size(), releaseHeld()) < 0 && errno != EINTR) {
       throwSystemError("FakeBackend: poll");
     }
     if (fds[0].revents != 0) {
@@ -105,6 +107,7 @@ void FakeBackend::run() {
       }
     }
     std::erase_if(connections_, [](const Connection& c) { return c.fd < 0; });
+    releaseHeld();
     if (fds[1].revents != 0) {
       acceptAll();
     }
@@ -124,10 +127,38 @@ void FakeBackend::acceptAll() {
     } else if (options_.mode == BackendMode::Source) {
       connection.source_left = options_.source_bytes;
       connection.source = PatternStream(options_.seed);
+    } else if (options_.mode == BackendMode::HoldThenName) {
+      connection.held = true;
+      connection.answer_at = std::chrono::steady_clock::now() + options_.hold;
     }
     connections_.push_back(std::move(connection));
     ++accepted_;
+    const int open = ++open_;
+    int most = most_open_.load();
+    while (open > most && !most_open_.compare_exchange_weak(most, open)) {
+    }
   }
+}
+
+int FakeBackend::releaseHeld() {
+  const auto now = std::chrono::steady_clock::now();
+  int wait_ms = -1;
+  for (auto& connection : connections_) {
+    if (!connection.held) {
+      continue;
+    }
+    if (connection.answer_at <= now) {
+      connection.held = false;
+      connection.outgoing = name_;
+      connection.close_when_written = true;
+      wait_ms = 0; // poll at once: the name goes out on the next round
+      continue;
+    }
+    const auto left = std::chrono::ceil<std::chrono::milliseconds>(connection.answer_at - now);
+    wait_ms = wait_ms < 0 ? static_cast<int>(left.count())
+                          : std::min(wait_ms, static_cast<int>(left.count()));
+  }
+  return wait_ms;
 }
 
 bool FakeBackend::serve(Connection& connection, short revents) {
@@ -214,6 +245,7 @@ bool FakeBackend::onWritable(Connection& connection) {
 
 void FakeBackend::finish(Connection& connection, bool reset) {
   ::close(connection.fd);
+  --open_;
   connection.record.reset = reset;
   std::lock_guard lock(mutex_);
   finished_.push_back(connection.record);

@@ -22,12 +22,14 @@ enum class BackendMode {
   Sink,          // reads to the peer's FIN, then replies "COUNT FNV-HEX\n" (see Digest) and closes
   Source,        // sends source_bytes of PatternStream(seed), sends FIN, reads until the peer's FIN
   Silent,        // reads and discards, never writes; closes after the peer's FIN
+  HoldThenName,  // like NameThenClose, but holds each connection for `hold` first (a slow request)
 };
 
 struct FakeBackendOptions {
   BackendMode mode = BackendMode::NameThenClose;
   uint64_t source_bytes = 0; // Source only
   uint64_t seed = 1;         // Source only
+  std::chrono::milliseconds hold{0}; // HoldThenName only
 };
 
 /// What one connection saw, recorded when it closed.
@@ -48,6 +50,9 @@ public:
   /// "127.0.0.1:PORT".
   const std::string& address() const { return address_; }
   int acceptedConnections() const { return accepted_.load(); }
+  /// Connections open now, and the most that were ever open at once.
+  int openConnections() const { return open_.load(); }
+  int mostOpenAtOnce() const { return most_open_.load(); }
   /// Bytes written so far over all connections.
   uint64_t bytesSent() const { return bytes_sent_.load(); }
 
@@ -67,6 +72,7 @@ private:
   bool onReadable(Connection& connection);
   bool onWritable(Connection& connection);
   void finish(Connection& connection, bool reset);
+  int releaseHeld(); // HoldThenName: answers the connections whose hold is over; ms to the next
 
   std::string name_;
   FakeBackendOptions options_;
@@ -74,6 +80,8 @@ private:
   int wake_ = -1; // eventfd: the destructor asks the thread to stop
   std::string address_;
   std::atomic<int> accepted_ = 0;
+  std::atomic<int> open_ = 0;
+  std::atomic<int> most_open_ = 0;
   std::atomic<uint64_t> bytes_sent_ = 0;
   std::atomic<bool> has_to_write_ = false; // some connection waits for room to write
   std::vector<Connection> connections_; // the thread's own

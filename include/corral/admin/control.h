@@ -52,6 +52,8 @@ struct BackendStatus {
   std::string name;
   std::string balance; // as written in the configuration: round_robin, ip_hash, ...
   std::vector<ServerStatus> servers;
+  uint64_t queued = 0;  // clients waiting for a server under its max_connections
+  bool limited = false; // some server has max_connections, so clients may queue
 
   bool operator==(const BackendStatus&) const = default;
 };

@@ -69,6 +69,15 @@ struct ServerConfig {
   uint32_t weight = 1;
   std::string name;  // the `name` key, else "host:port" as written
   std::optional<ServerTlsConfig> tls;
+  /// Concurrent sessions at most; 0: the backend's server_max_connections (0 there: no limit).
+  uint32_t max_connections = 0;
+  bool backup = false; // takes clients only while no primary server can
+};
+
+/// Clients waiting for a server under its max_connections (`queue:`).
+struct QueueConfig {
+  uint32_t max = 1000;
+  Duration timeout = 5s;
 };
 
 struct StickyCookieConfig {
@@ -100,6 +109,10 @@ struct SpawnConfig {
 struct HealthCheckConfig {
   HealthCheckType type = HealthCheckType::Tcp;
   std::string path = "/healthz";
+  std::string host; // http: the Host header; empty: the server's address
+  bool tls = false; // check over TLS (the server's tls settings when it has them)
+  std::string sni;  // with tls: the name sent (and verified); empty: the server's
+
   uint16_t expect_status_min = 200;
   uint16_t expect_status_max = 399;
   Duration interval = 2s;
@@ -124,6 +137,8 @@ struct BackendConfig {
   std::optional<HealthCheckConfig> health_check; // absent: servers count as up
   PassiveConfig passive;
   Duration slow_start = 0s;
+  uint32_t server_max_connections = 0; // default per-server limit; 0 = none
+  QueueConfig queue;
   Duration connect_timeout = 3s;
   Duration server_timeout = 60s;
   uint32_t retries = 2;

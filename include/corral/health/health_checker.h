@@ -19,6 +19,7 @@
 #include "corral/config/config.h"
 #include "corral/core/address.h"
 #include "corral/health/health_state.h"
+#include "corral/tls/client_context.h"
 
 struct event_base;
 
@@ -29,6 +30,10 @@ struct CheckTarget {
   std::string server;
   SocketAddress address;
   config::HealthCheckConfig check;
+  /// check.tls: the context the check's handshake uses; `host` (the server's address as
+  /// written) is the SNI when neither health_check.sni nor servers[].tls.sni says otherwise.
+  std::shared_ptr<const tls::ClientContext> tls;
+  std::string host;
 };
 
 /// What a check found, as the `result` label of corral_health_checks_total: a fixed set, so

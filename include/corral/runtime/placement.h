@@ -25,6 +25,13 @@ namespace corral::runtime {
 void fillCandidates(const Backend& backend, std::span<const uint32_t> tried, int64_t now_ms,
                     std::vector<balance::Candidate>& out);
 
+/// Whether server `index` of `backend` may take a new client at `now_ms`: it accepts new clients
+/// (up, enabled, not ejected) and is not among `tried`; a backup server only while no primary
+/// may. Connection limits are not looked at: a full primary is a reason to wait (in the queue),
+/// not to go to a backup or, for a client that hashes to it, elsewhere.
+bool mayTakeNew(const Backend& backend, size_t index, std::span<const uint32_t> tried,
+                int64_t now_ms);
+
 /// The servers of `backend`'s Maglev table at `now_ms`, in server order: each by name with its
 /// effective weight, the weight balancers use. Health and drain are left out on purpose: the
 /// ip_hash balancer skips a server that cannot take clients, so its clients move and come back

@@ -16,6 +16,7 @@
 #include "corral/protocol/cookie_signer.h"
 #include "corral/core/address.h"
 #include "corral/core/error.h"
+#include "corral/runtime/backend_queue.h"
 #include "corral/runtime/stats.h"
 #include "corral/tls/client_context.h"
 #include "corral/tls/server_context.h"
@@ -66,6 +67,10 @@ struct Server {
   /// servers[].tls: corral speaks TLS to this server (re-encryption); null for plain TCP.
   std::shared_ptr<const tls::ClientContext> tls;
   std::string host; // the host of servers[].address as written: SNI and name check when tls
+  uint32_t max_connections = 0; // its own, else the backend's server_max_connections; 0: none
+  bool backup = false;          // servers[].backup: only while no primary can take a client
+  /// health_check.tls: the context checks use (the server's own unless health_check.sni differs).
+  std::shared_ptr<const tls::ClientContext> health_tls;
 
   /// The weight balancers use now: the `ctl weight` override or the configured weight, ramped by
   /// slow start (from 10% to 100% over `slow_start` after the server came up).
@@ -75,6 +80,7 @@ struct Server {
 struct BackendStats {
   explicit BackendStats(size_t workers) : cells(workers) {}
   PerWorker<BackendCells> cells;
+  BackendQueue queue; // clients waiting for a server under its max_connections
 };
 
 struct Backend {

@@ -62,6 +62,7 @@ struct Histogram {
 enum class RejectReason { MaxConnections, NoServer, ProxyProtocol, Tls, kCount };
 enum class StickyResult { Hit, Miss, Redispatch, Rejected, kCount };
 enum class AcceptError { Emfile, Enfile, Enomem, Other, kCount };
+enum class QueueRejection { Timeout, Full, kCount };
 
 template <class E>
 constexpr size_t count() {
@@ -89,6 +90,7 @@ struct FrontendCells {
 struct BackendCells {
   Counter retries;
   std::array<Counter, count<StickyResult>()> sticky;
+  std::array<Counter, count<QueueRejection>()> queue_rejections;
 };
 
 /// Per-worker counters that belong to no frontend or server.
@@ -96,6 +98,7 @@ struct WorkerCells {
   std::array<Counter, count<AcceptError>()> accept_errors;
   Histogram connect_duration;
   Histogram session_duration;
+  Histogram queue_duration; // time spent in a backend's queue, by clients that left it
 };
 
 } // namespace corral::runtime

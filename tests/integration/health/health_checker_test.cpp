@@ -223,6 +223,20 @@ TEST(HealthCheckerTest, HttpCheckSendsTheRequestDesignMdDescribes) {
                         server.address().toString()));
 }
 
+// health_check.host replaces the address in the Host header, for servers that route by name.
+TEST(HealthCheckerTest, HttpCheckSendsTheConfiguredHost) {
+  Loop loop;
+  FakeHealthServer server(loop.base());
+  Reports reports;
+  HealthChecker checker = reports.makeChecker(loop.base());
+  config::HealthCheckConfig check = httpCheck();
+  check.host = "app.internal";
+  checker.setTargets({target("s1", server.address(), check)});
+  ASSERT_TRUE(loop.run([&] { return !server.requests().empty(); }, 2s));
+  EXPECT_EQ(server.requests()[0], "GET /healthz HTTP/1.1\r\nHost: app.internal\r\n"
+                                  "User-Agent: corral-health\r\nConnection: close\r\n\r\n");
+}
+
 TEST(HealthCheckerTest, HttpCheckFailsAStatusOutsideExpectStatus) {
   Loop loop;
   FakeHealthServer server(loop.base());

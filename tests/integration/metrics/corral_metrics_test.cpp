@@ -139,6 +139,11 @@ const std::map<std::string, std::set<std::string>> kDesignMetrics = {
     {"corral_instance_restarts_total", {"backend", "server"}},
     {"corral_config_reloads_total", {"result"}},
     {"corral_build_info", {"version"}},
+    {"corral_backend_queue_length", {"backend"}},
+    {"corral_backend_queue_seconds_bucket", {"le"}},
+    {"corral_backend_queue_seconds_sum", {}},
+    {"corral_backend_queue_seconds_count", {}},
+    {"corral_backend_queue_rejections_total", {"backend", "reason"}},
     {"process_cpu_seconds_total", {}},
     {"process_resident_memory_bytes", {}},
     {"process_open_fds", {}},
@@ -188,6 +193,7 @@ TEST(CorralMetricsTest, EveryDesignMetricIsExportedFromStartupWithItsLabels) {
   using Set = std::set<std::string>;
   EXPECT_EQ(values("corral_server_bytes_total", "direction"), (Set{"in", "out"}));
   EXPECT_EQ(values("corral_sticky_total", "result"), (Set{"hit", "miss", "redispatch", "rejected"}));
+  EXPECT_EQ(values("corral_backend_queue_rejections_total", "reason"), (Set{"timeout", "full"}));
   EXPECT_EQ(values("corral_frontend_rejected_connections_total", "reason"),
             (Set{"max_connections", "no_server", "proxy_protocol", "tls"}));
   EXPECT_EQ(values("corral_instance_restarts_total", "server"), (Set{"demo#0", "demo#1"}));

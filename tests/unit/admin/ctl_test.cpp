@@ -72,7 +72,7 @@ TEST_F(CtlTest, StatusPrintsAnAlignedTableOfFrontendsThenServers) {
   const auto result = run(options("status"));
   ASSERT_EQ(result.code, 0) << result.err;
   const auto lines = linesOf(result.out);
-  ASSERT_EQ(lines.size(), 9u) << result.out;
+  ASSERT_EQ(lines.size(), 12u) << result.out;
   EXPECT_EQ(lines[0], "corral 0.1.0, up 2h");
   EXPECT_THAT(lines[2], StartsWith("FRONTEND  LISTEN          BACKEND  ACTIVE  TOTAL"));
   EXPECT_EQ(lines[3], "web       127.0.0.1:8080  app      4       81");
@@ -91,6 +91,9 @@ TEST_F(CtlTest, StatusPrintsAnAlignedTableOfFrontendsThenServers) {
   EXPECT_THAT(lines[6], HasSubstr(" 1h "));
   EXPECT_THAT(lines[8], HasSubstr("down (refused)"));
   EXPECT_THAT(lines[8], HasSubstr("10 (3)")); // slow start: weight 10, 3 in use
+  // Only backends with server limits can queue: app, not static.
+  EXPECT_EQ(lines[10], "BACKEND  QUEUE");
+  EXPECT_EQ(lines[11], "app      3");
 }
 
 TEST_F(CtlTest, StatusJsonPrintsTheApisJson) {

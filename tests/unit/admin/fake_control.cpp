@@ -25,7 +25,8 @@ FakeControl::FakeControl() {
                           .total = 7, .bytes_in = 0, .bytes_out = 0, .last_check = "refused",
                           .last_check_ms = 0.2};
   status_.backends = {{.name = "app", .balance = "ip_hash", .servers = {instance(0, 4242),
-                                                                          instance(1, 4243)}},
+                                                                          instance(1, 4243)},
+                       .queued = 3, .limited = true},
                       {.name = "static", .balance = "round_robin", .servers = {down}}};
 }
 

@@ -63,13 +63,16 @@ backends:
       max_header_size: 32KiB
       header_timeout: 1500ms
     servers:
-      - {address: 127.0.0.1:9001, weight: 3, name: s1}
-      - {address: web:8080}
+      - {address: 127.0.0.1:9001, weight: 3, name: s1, max_connections: 2}
+      - {address: web:8080, backup: true}
       - {address: secure-app:8443, tls: {verify: false, ca_file: ca.pem, sni: app.internal}}
     resolve_interval: 10s
     health_check:
       type: http
       path: /ready
+      host: app.internal
+      tls: true
+      sni: check.internal
       expect_status: 204
       interval: 3s
       timeout: 500ms
@@ -79,6 +82,8 @@ backends:
       consecutive_failures: 7
       ejection_time: 1m
     slow_start: 10s
+    server_max_connections: 50
+    queue: {max: 20, timeout: 250ms}
     connect_timeout: 2s
     server_timeout: 2m
     retries: 0
@@ -198,6 +203,9 @@ TEST(LoaderTest, ReadsSpawnHealthCheckAndPassiveSections) {
   ASSERT_TRUE(app.health_check);
   EXPECT_EQ(app.health_check->type, HealthCheckType::Http);
   EXPECT_EQ(app.health_check->path, "/ready");
+  EXPECT_EQ(app.health_check->host, "app.internal");
+  EXPECT_TRUE(app.health_check->tls);
+  EXPECT_EQ(app.health_check->sni, "check.internal");
   EXPECT_EQ(app.health_check->expect_status_min, 204);
   EXPECT_EQ(app.health_check->expect_status_max, 204);
   EXPECT_EQ(app.health_check->interval, 3s);
@@ -213,6 +221,13 @@ TEST(LoaderTest, ReadsTimeoutsRetriesAndProxyProtocol) {
   EXPECT_EQ(app.resolve_interval, 10s);
   EXPECT_EQ(app.slow_start, 10s);
   EXPECT_EQ(app.connect_timeout, 2s);
+  EXPECT_EQ(app.server_max_connections, 50u);
+  EXPECT_EQ(app.queue.max, 20u);
+  EXPECT_EQ(app.queue.timeout, 250ms);
+  EXPECT_EQ(app.servers.at(0).max_connections, 2u);
+  EXPECT_EQ(app.servers.at(1).max_connections, 0u);
+  EXPECT_FALSE(app.servers.at(0).backup);
+  EXPECT_TRUE(app.servers.at(1).backup);
   EXPECT_EQ(app.server_timeout, 2min);
   EXPECT_EQ(app.retries, 0u);
   EXPECT_EQ(app.send_proxy_protocol, ProxyProtocol::V2);
@@ -251,6 +266,9 @@ backends: [{name: app, servers: [{address: "127.0.0.1:9001"}]}]
   EXPECT_FALSE(app.health_check);
   EXPECT_EQ(app.passive.consecutive_failures, 5u);
   EXPECT_EQ(app.slow_start, 0s);
+  EXPECT_EQ(app.server_max_connections, 0u);
+  EXPECT_EQ(app.queue.max, 1000u);
+  EXPECT_EQ(app.queue.timeout, 5s);
   EXPECT_EQ(app.connect_timeout, 3s);
   EXPECT_EQ(app.server_timeout, 60s);
   EXPECT_EQ(app.retries, 2u);

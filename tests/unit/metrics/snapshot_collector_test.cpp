@@ -89,7 +89,10 @@ TEST(SnapshotCollectorTest, ExportsEverySeriesAtZeroBeforeTheFirstEvent) {
       {"corral_sticky_total", 4},
       {"corral_accept_errors_total", 4},
       {"corral_server_connect_duration_seconds", 1},
-      {"corral_session_duration_seconds", 1}};
+      {"corral_session_duration_seconds", 1},
+      {"corral_backend_queue_length", 1},
+      {"corral_backend_queue_rejections_total", 2}, // timeout, full
+      {"corral_backend_queue_seconds", 1}};
   ASSERT_EQ(families.size(), expected_series.size());
   for (const auto& family : families) {
     ASSERT_TRUE(expected_series.contains(family.name)) << family.name;

@@ -1,0 +1,240 @@
+// Per-server max_connections and the backend's queue, end to end: the fake servers count how many
+// connections they hold at once, so "never more than the limit" is what the servers saw, not what
+// corral says of itself.
+#include <future>
+#include <map>
+#include <set>
+#include <vector>
+
+#include <fmt/format.h>
+#include <gtest/gtest.h>
+
+#include "control_harness.h"
+#include "health_server.h"
+
+#include "tests/support/corral_process.h"
+#include "tests/support/fake_backend.h"
+#include "tests/support/tcp_client.h"
+#include "tests/support/wait.h"
+
+namespace corral::test {
+namespace {
+
+using nlohmann::json;
+using std::chrono::milliseconds;
+
+FakeBackendOptions holding(milliseconds hold) {
+  return {.mode = BackendMode::HoldThenName, .hold = hold};
+}
+
+// The access log's lines by termination.
+std::map<std::string, int> terminations(const std::vector<json>& lines) {
+  std::map<std::string, int> counts;
+  for (const json& line : lines) {
+    ++counts[line.value("termination", "")];
+  }
+  return counts;
+}
+
+// One backend with one server s1 under `max_connections` and the given queue settings.
+std::string oneServerConfig(std::string_view queue, int max_connections) {
+  return fmt::format(R"(
+workers: 1
+metrics: {{listen: "127.0.0.1:0"}}
+frontends: [{{name: web, listen: "127.0.0.1:0", backend: app}}]
+backends:
+  - name: app
+    queue: {}
+    servers: [{{address: "${{s1}}", name: s1, max_connections: {}}}]
+)", queue, max_connections);
+}
+
+double metric(const CorralProcess& corral, std::string_view name,
+              const std::map<std::string, std::string>& labels = {}) {
+  return scrapeMetric(metricsAddress(corral), name, labels).value_or(-1);
+}
+
+// Four servers that take two connections each and hold every one for 500 ms; forty clients at
+// once. Eight are served at a time and the rest wait in corral: every client gets an answer, no
+// server ever holds more than two, and the queue's metrics show the wait.
+TEST(ServerLimitTest, FortyClientsOnFourServersOfTwoAreAllServedTwoAtATime) {
+  FakeBackend s1("s1", holding(500ms)), s2("s2", holding(500ms)), s3("s3", holding(500ms)),
+      s4("s4", holding(500ms));
+  CorralProcess corral(R"(
+workers: 2
+metrics: {listen: "127.0.0.1:0"}
+frontends: [{name: web, listen: "127.0.0.1:0", backend: app}]
+backends:
+  - name: app
+    server_max_connections: 2
+    queue: {max: 100, timeout: 30s}
+    servers: [{address: "${s1}", name: s1, max_connections: 2}, {address: "${s2}", name: s2},
+              {address: "${s3}", name: s3}, {address: "${s4}", name: s4, max_connections: 2}]
+)", addressesOf({s1, s2, s3, s4}));
+  ASSERT_TRUE(corral.ready());
+  // Each client closes once answered, as a real one would: a session holds its server's slot
+  // until both sides are done.
+  const std::string web = corral.listenAddress("web");
+  std::vector<std::future<std::string>> clients;
+  for (int i = 0; i < 40; ++i) {
+    clients.push_back(std::async(std::launch::async, [&] { return TcpClient(web).readAll(30s); }));
+  }
+  EXPECT_TRUE(pollUntil([&] { return metric(corral, "corral_backend_queue_length",
+                                            {{"backend", "app"}}) > 0; }, 3s, 20ms))
+      << "nobody was seen waiting";
+  std::map<std::string, int> answers;
+  for (auto& client : clients) {
+    ++answers[client.get()];
+  }
+  // Each server frees its slots at the same pace, so each serves about a quarter.
+  EXPECT_EQ(answers.size(), 4u) << "some client got no answer, or a wrong one";
+  int served = 0;
+  for (const FakeBackend* server : {&s1, &s2, &s3, &s4}) {
+    EXPECT_LE(server->mostOpenAtOnce(), 2) << server->name();
+    EXPECT_GE(answers[server->name()], 5) << server->name();
+    served += answers[server->name()];
+  }
+  EXPECT_EQ(served, 40);
+  const auto log = corral.waitForAccessLog(40, 10s);
+  EXPECT_EQ(terminations(log), (std::map<std::string, int>{{"server_closed", 40}}));
+  EXPECT_EQ(metric(corral, "corral_backend_queue_length", {{"backend", "app"}}), 0);
+  // At most eight of forty were placed without waiting.
+  EXPECT_GE(metric(corral, "corral_backend_queue_seconds_bucket", {{"le", "+Inf"}}), 32);
+  EXPECT_EQ(metric(corral, "corral_backend_queue_rejections_total",
+                   {{"backend", "app"}, {"reason", "timeout"}}), 0);
+}
+
+// With the server busy for 1.5 s, the clients past its two slots give up after queue.timeout
+// (200 ms): closed without a byte, logged as queue_timeout, counted as timeouts.
+TEST(ServerLimitTest, WaitersPastTheQueueTimeoutAreClosed) {
+  FakeBackend s1("s1", holding(1500ms));
+  CorralProcess corral(oneServerConfig("{timeout: 200ms}", 2), addressesOf({s1}));
+  ASSERT_TRUE(corral.ready());
+  std::vector<TcpClient> clients;
+  for (int i = 0; i < 5; ++i) {
+    clients.emplace_back(corral.listenAddress("web"));
+  }
+  std::map<std::string, int> answers;
+  for (TcpClient& client : clients) {
+    ++answers[client.readAll(10s)];
+  }
+  EXPECT_EQ(answers, (std::map<std::string, int>{{"", 3}, {"s1", 2}}));
+  clients.clear();
+  const auto log = corral.waitForAccessLog(5, 10s);
+  EXPECT_EQ(terminations(log),
+            (std::map<std::string, int>{{"queue_timeout", 3}, {"server_closed", 2}}));
+  for (const json& line : log) {
+    if (line.value("termination", "") == "queue_timeout") {
+      EXPECT_GE(line.value("duration_ms", 0.0), 190) << line; // timers may fire a little early
+      EXPECT_LT(line.value("duration_ms", 0.0), 1500) << line; // before a slot came free
+      EXPECT_EQ(line.value("server", ""), "") << line;
+    }
+  }
+  EXPECT_EQ(metric(corral, "corral_backend_queue_rejections_total",
+                   {{"backend", "app"}, {"reason", "timeout"}}), 3);
+  EXPECT_LE(s1.mostOpenAtOnce(), 2);
+}
+
+// queue.max: 0 turns away at once whoever finds every server full.
+TEST(ServerLimitTest, AFullQueueClosesTheClientAtOnce) {
+  FakeBackend s1("s1", holding(1500ms));
+  CorralProcess corral(oneServerConfig("{max: 0}", 1), addressesOf({s1}));
+  ASSERT_TRUE(corral.ready());
+  TcpClient first(corral.listenAddress("web"));
+  ASSERT_TRUE(pollUntil([&] { return s1.openConnections() == 1; }, 5s));
+  TcpClient second(corral.listenAddress("web"));
+  const auto started = Clock::now();
+  EXPECT_EQ(second.readAll(5s), "");
+  EXPECT_LT(Clock::now() - started, 1000ms); // not after the first one's 1.5 s
+  EXPECT_EQ(first.readAll(5s), "s1");
+  const auto log = corral.waitForAccessLog(1, 5s);
+  ASSERT_FALSE(log.empty());
+  EXPECT_EQ(log.front().value("termination", ""), "queue_full");
+  EXPECT_EQ(metric(corral, "corral_backend_queue_rejections_total",
+                   {{"backend", "app"}, {"reason", "full"}}), 1);
+}
+
+// ip_hash: a client whose server is full waits for that server, even while the other one is idle.
+TEST(ServerLimitTest, AHashedClientWaitsForItsOwnServer) {
+  FakeBackend a("a", holding(600ms)), b("b", holding(600ms));
+  CorralProcess corral(R"(
+workers: 2
+frontends: [{name: web, listen: "127.0.0.1:0", backend: app}]
+backends:
+  - name: app
+    balance: ip_hash
+    server_max_connections: 1
+    servers: [{address: "${a}", name: a}, {address: "${b}", name: b}]
+)", addressesOf({a, b}));
+  ASSERT_TRUE(corral.ready());
+  const std::string web = corral.listenAddress("web");
+  auto first = std::async(std::launch::async, [&] { return exchangeFrom("127.0.0.7", web, "x", 10s); });
+  ASSERT_TRUE(pollUntil([&] { return a.openConnections() + b.openConnections() == 1; }, 5s));
+  const auto started = Clock::now();
+  auto second = std::async(std::launch::async, [&] { return exchangeFrom("127.0.0.7", web, "x", 10s); });
+  const std::string own = first.get();
+  ASSERT_TRUE(own == "a" || own == "b") << own;
+  EXPECT_EQ(second.get(), own);
+  EXPECT_GE(Clock::now() - started, 300ms); // it waited for the first one's hold to end
+  const FakeBackend& other = own == "a" ? b : a;
+  EXPECT_EQ(other.acceptedConnections(), 0);
+}
+
+} // namespace
+} // namespace corral::test
+
+namespace corral::test {
+namespace {
+
+// One request through corral; the name of the server that answered ("" if none did).
+std::string servedBy(const std::string& web) {
+  TcpClient client(web);
+  if (!client.writeAll("GET / HTTP/1.1\r\nHost: test\r\n\r\n")) {
+    return "";
+  }
+  const std::string reply = client.readAll(5s);
+  const auto body = reply.find("\r\n\r\n");
+  return body == std::string::npos ? "" : reply.substr(body + 4);
+}
+
+std::set<std::string> servedByEach(const std::string& web, int clients) {
+  std::set<std::string> names;
+  for (int i = 0; i < clients; ++i) {
+    names.insert(servedBy(web));
+  }
+  return names;
+}
+
+// A backup server takes clients only while no primary can: not while they are up, at once when
+// both are down, and no new client once a primary is back.
+TEST(BackupServerTest, TakesClientsOnlyWhileEveryPrimaryIsDown) {
+  HealthServer p1("p1"), p2("p2"), standby("standby");
+  CorralProcess corral(R"(
+workers: 2
+admin: {listen: "127.0.0.1:0"}
+frontends: [{name: web, listen: "127.0.0.1:0", backend: app}]
+backends:
+  - name: app
+    health_check: {type: http, path: /healthz, interval: 100ms, timeout: 100ms, rise: 1, fall: 1}
+    servers: [{address: "${p1}", name: p1}, {address: "${p2}", name: p2},
+              {address: "${standby}", name: standby, backup: true}]
+)", {{"p1", p1.address()}, {"p2", p2.address()}, {"standby", standby.address()}});
+  ASSERT_TRUE(corral.ready());
+  const std::string admin = adminAddress(corral), web = corral.listenAddress("web");
+  ASSERT_TRUE(pollUntil([&] { return serverState(admin, "app", "p1") == "up" &&
+                                     serverState(admin, "app", "p2") == "up"; }, 10s));
+  EXPECT_EQ(servedByEach(web, 8), (std::set<std::string>{"p1", "p2"}));
+  p1.setHealthStatus(503);
+  ASSERT_TRUE(pollUntil([&] { return serverState(admin, "app", "p1") == "down"; }, 10s));
+  EXPECT_EQ(servedByEach(web, 4), (std::set<std::string>{"p2"})); // one primary is enough
+  p2.setHealthStatus(503);
+  ASSERT_TRUE(pollUntil([&] { return serverState(admin, "app", "p2") == "down"; }, 10s));
+  EXPECT_EQ(servedByEach(web, 4), (std::set<std::string>{"standby"}));
+  p1.setHealthStatus(200);
+  ASSERT_TRUE(pollUntil([&] { return serverState(admin, "app", "p1") == "up"; }, 10s));
+  EXPECT_EQ(servedByEach(web, 4), (std::set<std::string>{"p1"}));
+  EXPECT_EQ(standby.requests(), 4);
+}
+
+} // namespace
+} // namespace corral::test
