@@ -50,6 +50,9 @@ std::string_view terminationName(Termination termination) {
   case Termination::Shutdown: return "shutdown";
   case Termination::TlsHandshakeFailed: return "tls_handshake_failed";
   case Termination::BadProxyHeader: return "bad_proxy_header";
+  case Termination::Denied: return "denied";
+  case Termination::ClientLimit: return "client_limit";
+  case Termination::ClientRate: return "client_rate";
   }
   return "unknown";
 }
@@ -89,6 +92,9 @@ Session::~Session() {
   if (counted_ != nullptr) {
     counted_->active.fetch_sub(1, std::memory_order_relaxed);
   }
+  if (frontend_.clients) {
+    frontend_.clients->release(client_ticket_); // a no-op for a ticket never issued
+  }
   snapshot_->worker_cells->at(worker_.id()).session_duration.observe(secondsSince(started_));
   frontend_.stats->active.fetch_sub(1, std::memory_order_relaxed);
   worker_.onSessionClosed(this);
@@ -123,12 +129,17 @@ void Session::start() {
   }
   client_.readable = client_.writable = true;
   if (frontend_.config->accept_proxy_protocol) {
+    if (!trustedSender()) {
+      return;
+    }
     phase_ = Phase::ProxyHeader; // onProxyHeaderEvent() goes on
     armPreambleTimer();
     onProxyHeaderEvent();
     return;
   }
-  openClient();
+  if (admitSource()) {
+    openClient();
+  }
 }
 
 uint64_t Session::token(bool server_side) const {

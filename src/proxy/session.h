@@ -43,7 +43,11 @@ enum class Termination {
   LimitReached,
   Shutdown,           // still open when the drain timeout ran out
   TlsHandshakeFailed, // the client's TLS handshake failed or timed out (counted by reason)
-  BadProxyHeader,     // accept_proxy_protocol: the PROXY header was missing, malformed or late
+  BadProxyHeader,     // accept_proxy_protocol: the PROXY header was missing, malformed, late or
+                      // from a sender not in trusted_proxies
+  Denied,             // the source address is denied, or not allowed (allow/deny)
+  ClientLimit,        // max_connections_per_client
+  ClientRate,         // connection_rate_per_client
 };
 std::string_view terminationName(Termination termination);
 
@@ -96,6 +100,9 @@ private:
   // ClientHello of a passthrough frontend; each step bounded in size and time.
   void onProxyHeaderEvent();
   bool takeProxyHeader();
+  bool admitSource();
+  bool trustedSender();
+  bool admitClient(const Ip16& ip);
   void rejectProxyHeader(std::string_view why);
   void openClient();
   void routeClient();
@@ -202,6 +209,7 @@ private:
   double connect_seconds_ = 0;
   uint64_t last_activity_ms_ = 0;
   uint64_t client_key_ = 0; // hash of the client address, for ip_hash
+  runtime::ClientTable::Ticket client_ticket_; // counted in frontend_.clients until released
 };
 
 } // namespace corral::proxy

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "corral/core/address.h"
+#include "corral/core/cidr.h"
 
 namespace corral::config {
 
@@ -52,6 +53,11 @@ struct FrontendConfig {
   std::optional<TlsConfig> tls;
   std::optional<TlsPassthroughConfig> tls_passthrough;
   bool accept_proxy_protocol = false;
+  std::vector<Cidr> trusted_proxies; // who may send the PROXY header; empty: anyone (loopback only)
+  std::vector<Cidr> allow;           // source rules; empty: every address; deny wins
+  std::vector<Cidr> deny;
+  uint32_t max_connections_per_client = 0; // 0: no limit
+  uint32_t connection_rate_per_client = 0; // new connections/s, token bucket of that size; 0: none
   uint32_t max_connections = 100000;
   Duration client_timeout = 60s;
   Splice splice = Splice::Auto;
