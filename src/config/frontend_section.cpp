@@ -128,6 +128,25 @@ void readCidrs(const Field& list, std::vector<Cidr>& out) {
   }
 }
 
+// The kernel takes keepalive times in whole seconds, at most 32767 (MAX_TCP_KEEPIDLE).
+void readKeepaliveTime(const Field& field, Duration& out) {
+  Duration value = out;
+  if (!field.read(value, 1s)) {
+    return;
+  }
+  if (value % 1s != 0ms || value > 32767s) {
+    field.error("must be a whole number of seconds, at most 32767s (the kernel's unit and limit)");
+    return;
+  }
+  out = value;
+}
+
+constexpr KeyRule<TcpKeepaliveConfig> kKeepaliveKeys[] = {
+    {"idle", [](const Field& f, TcpKeepaliveConfig& c) { readKeepaliveTime(f, c.idle); }},
+    {"interval", [](const Field& f, TcpKeepaliveConfig& c) { readKeepaliveTime(f, c.interval); }},
+    {"count", [](const Field& f, TcpKeepaliveConfig& c) { f.read(c.count, 1, 127); }},
+};
+
 constexpr KeyRule<FrontendConfig> kFrontendKeys[] = {
     {"name", [](const Field& f, FrontendConfig& c) { f.readName(c.name); }},
     {"listen", [](const Field& f, FrontendConfig& c) { f.readListen(c.listen); }},
@@ -150,6 +169,10 @@ constexpr KeyRule<FrontendConfig> kFrontendKeys[] = {
     {"max_connections",
      [](const Field& f, FrontendConfig& c) { f.read(c.max_connections, 1, kMaxConnections); }},
     {"client_timeout", [](const Field& f, FrontendConfig& c) { f.read(c.client_timeout, 1ms); }},
+    {"tunnel_timeout", [](const Field& f, FrontendConfig& c) { f.read(c.tunnel_timeout, 1ms); }},
+    {"max_lifetime", [](const Field& f, FrontendConfig& c) { f.read(c.max_lifetime, 0ms); }},
+    {"tcp_keepalive",
+     [](const Field& f, FrontendConfig& c) { readTcpKeepalive(f, c.tcp_keepalive); }},
     {"splice", [](const Field& f, FrontendConfig& c) { f.read(c.splice, kSpliceChoices); }},
     {"drain_timeout", [](const Field& f, FrontendConfig& c) { f.read(c.drain_timeout, 0ms); }},
 };
@@ -192,6 +215,13 @@ void checkProxySenders(const Field& section, const FrontendConfig& frontend) {
 }
 
 } // namespace
+
+void readTcpKeepalive(const Field& section, std::optional<TcpKeepaliveConfig>& keepalive) {
+  TcpKeepaliveConfig value;
+  if (readSection(section, value, kKeepaliveKeys)) {
+    keepalive = value;
+  }
+}
 
 void readFrontend(const Field& section, FrontendConfig& frontend) {
   if (!readSection(section, frontend, kFrontendKeys)) {

@@ -44,6 +44,7 @@ void Session::readRequestHead() {
     return;
   }
   phase_ = Phase::Relay;
+  traffic_ = head.isDone() ? Traffic::Http : Traffic::Unknown; // Unknown: tunnel once answered
   event_del(&timer_);
   armIdleTimer();
   if (head.isDone()) {

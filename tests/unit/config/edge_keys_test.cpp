@@ -41,6 +41,24 @@ std::vector<BadConfig> badEdgeKeys() {
        "frontends[0].max_connections_per_client", "expected an integer from 0 to"},
       {"ARateAboveTheTableRange", edgeFrontend("    connection_rate_per_client: 2000000"), "6:33",
        "frontends[0].connection_rate_per_client", "expected an integer from 0 to 1000000"},
+      {"AZeroTunnelTimeout", edgeFrontend("    tunnel_timeout: 0s"), "6:21",
+       "frontends[0].tunnel_timeout", "must be more than 0"},
+      {"AMaxLifetimeWithoutUnit", edgeFrontend("    max_lifetime: 3600"), "6:19",
+       "frontends[0].max_lifetime", "got \"3600\""},
+      {"AKeepaliveIdleInMilliseconds", edgeFrontend("    tcp_keepalive: {idle: 1500ms}"), "6:27",
+       "frontends[0].tcp_keepalive.idle", "must be a whole number of seconds"},
+      {"AKeepaliveIntervalAboveTheKernelLimit",
+       edgeFrontend("    tcp_keepalive: {interval: 10h}"), "6:31",
+       "frontends[0].tcp_keepalive.interval", "at most 32767s"},
+      {"AKeepaliveCountOfZero", edgeFrontend("    tcp_keepalive:\n      count: 0"), "7:14",
+       "frontends[0].tcp_keepalive.count", "expected an integer from 1 to 127"},
+      {"AMisspelledKeepaliveKey", edgeFrontend("    tcp_keepalive: {idel: 5s}"), "6:21",
+       "frontends[0].tcp_keepalive.idel", "did you mean 'idle'?"},
+      {"ABackendKeepaliveThatIsNotAMap",
+       "frontends: [{name: web, listen: \"127.0.0.1:8080\", backend: app}]\n"
+       "backends:\n  - name: app\n    servers: [{address: \"127.0.0.1:9001\"}]\n"
+       "    tcp_keepalive: on\n",
+       "5:20", "backends[0].tcp_keepalive", "expected a map"},
   };
 }
 
@@ -67,6 +85,20 @@ TEST(EdgeKeysTest, SourceRulesDefaultToEveryone) {
   EXPECT_TRUE(web.trusted_proxies.empty());
   EXPECT_EQ(web.max_connections_per_client, 0u);
   EXPECT_EQ(web.connection_rate_per_client, 0u);
+  EXPECT_EQ(web.tunnel_timeout, std::chrono::hours(1));
+  EXPECT_EQ(web.max_lifetime, Duration(0));
+  EXPECT_FALSE(web.tcp_keepalive);
+  EXPECT_FALSE(config->config.backends[0].tcp_keepalive);
+}
+
+TEST(EdgeKeysTest, KeepaliveTakesItsDefaultsForKeysLeftOut) {
+  const auto config = loadString(edgeFrontend("    tcp_keepalive: {idle: 30s}"), "c.yaml");
+  ASSERT_TRUE(config);
+  const auto& keepalive = config->config.frontends[0].tcp_keepalive;
+  ASSERT_TRUE(keepalive);
+  EXPECT_EQ(keepalive->idle, std::chrono::seconds(30));
+  EXPECT_EQ(keepalive->interval, std::chrono::seconds(10));
+  EXPECT_EQ(keepalive->count, 6u);
 }
 
 } // namespace
