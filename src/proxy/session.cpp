@@ -87,6 +87,7 @@ std::string_view terminationName(Termination termination) {
   case Termination::ClientRate: return "client_rate";
   case Termination::TunnelTimeout: return "tunnel_timeout";
   case Termination::MaxLifetime: return "max_lifetime";
+  case Termination::BadRequest: return "bad_request";
   }
   return "unknown";
 }

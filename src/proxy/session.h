@@ -50,6 +50,7 @@ enum class Termination {
   ClientRate,         // connection_rate_per_client
   TunnelTimeout,      // idle past tunnel_timeout, once a tunnel (after 101 or a non-HTTP exchange)
   MaxLifetime,        // older than max_lifetime, closed at a quiet moment
+  BadRequest,         // sticky_cookie: the request head is longer than max_header_size
 };
 std::string_view terminationName(Termination termination);
 

@@ -70,6 +70,7 @@ enum class RejectReason {
   UntrustedProxy, // a PROXY header expected from a sender not in trusted_proxies
   ClientLimit,    // max_connections_per_client
   ClientRate,     // connection_rate_per_client
+  BadRequest,     // sticky_cookie: a request head longer than max_header_size
   kCount
 };
 enum class StickyResult { Hit, Miss, Redispatch, Rejected, kCount };
