@@ -78,7 +78,7 @@ TEST(SnapshotCollectorTest, ExportsEverySeriesAtZeroBeforeTheFirstEvent) {
   const std::map<std::string, size_t> expected_series = {
       {"corral_frontend_connections_total", 1},
       {"corral_frontend_active_connections", 1},
-      {"corral_frontend_rejected_connections_total", 4}, // 4 reasons
+      {"corral_frontend_rejected_connections_total", 9}, // 9 reasons
       {"corral_tls_handshakes_total", 4},                // 2 results x 2 resumed
       {"corral_tls_handshake_failures_total", 8},        // 8 reasons
       {"corral_server_connections_total", 2},
