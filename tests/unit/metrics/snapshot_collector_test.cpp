@@ -109,7 +109,12 @@ TEST(SnapshotCollectorTest, LabelsFollowTheDesign) {
             (std::vector<LabelMap>{{{"frontend", "web"}, {"reason", "max_connections"}},
                                    {{"frontend", "web"}, {"reason", "no_server"}},
                                    {{"frontend", "web"}, {"reason", "proxy_protocol"}},
-                                   {{"frontend", "web"}, {"reason", "tls"}}}));
+                                   {{"frontend", "web"}, {"reason", "tls"}},
+                                   {{"frontend", "web"}, {"reason", "denied"}},
+                                   {{"frontend", "web"}, {"reason", "untrusted_proxy"}},
+                                   {{"frontend", "web"}, {"reason", "client_limit"}},
+                                   {{"frontend", "web"}, {"reason", "client_rate"}},
+                                   {{"frontend", "web"}, {"reason", "bad_request"}}}));
   EXPECT_EQ(labelSets(families, "corral_sticky_total"),
             (std::vector<LabelMap>{{{"backend", "app"}, {"result", "hit"}},
                                    {{"backend", "app"}, {"result", "miss"}},
