@@ -14,6 +14,7 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "admin/head_guard.h"
 #include "bearer_token.h"
 #include "corral/core/log.h"
 #include "corral/core/timer.h"
@@ -98,6 +99,7 @@ public:
     evhttp_set_timeout(http_, kIdleTimeoutSeconds);
     evhttp_set_gencb(http_, &Impl::onRequest, this);
     sample();
+    guard_.emplace(base, http_);
   }
   // The streams end first: their connections belong to http_.
   ~Impl() {
@@ -146,6 +148,7 @@ private:
   History history_;
   Timer sampler_;
   SocketAddress bound_;
+  std::optional<HeadGuard> guard_; // after http_: destroyed once evhttp_free has run
 };
 
 const std::vector<AdminServer::Impl::Route>& AdminServer::Impl::routes() {
@@ -183,6 +186,7 @@ Result<void> AdminServer::Impl::bind(const HostPort& listen) {
 
 void AdminServer::Impl::onRequest(evhttp_request* request, void* self) noexcept {
   try {
+    static_cast<Impl*>(self)->guard_->onRequest(request);
     static_cast<Impl*>(self)->dispatch(request);
   } catch (const std::exception& error) { // a Control that throws must not unwind through C
     log::admin()->error("admin request failed: {}", error.what());

@@ -169,6 +169,7 @@ constexpr KeyRule<BackendConfig> kBackendKeys[] = {
     {"connect_timeout", [](const Field& f, BackendConfig& c) { f.read(c.connect_timeout, 1ms); }},
     {"server_timeout", [](const Field& f, BackendConfig& c) { f.read(c.server_timeout, 1ms); }},
     {"retries", [](const Field& f, BackendConfig& c) { f.read(c.retries, 0, kMaxRetries); }},
+    {"tcp_keepalive", [](const Field& f, BackendConfig& c) { readTcpKeepalive(f, c.tcp_keepalive); }},
     {"send_proxy_protocol",
      [](const Field& f, BackendConfig& c) {
        f.read(c.send_proxy_protocol, kProxyProtocolChoices);

@@ -9,7 +9,9 @@ namespace corral::config {
 namespace {
 
 constexpr uint64_t kMinHeaderSize = 1024; // a request line with a few headers
-// The head is read into one relay buffer (64 KiB, proxy/pools.h), held until a server is picked.
+// The head is read into one relay buffer (64 KiB, proxy/pools.h), held until a server is picked;
+// Debian's http_parser stops at 80 KiB (HTTP_MAX_HEADER_SIZE), so every allowed limit is one the
+// parser honours.
 constexpr uint64_t kMaxHeaderSize = 64 * 1024;
 constexpr uint32_t kMinTableSize = 101;
 constexpr uint32_t kMaxTableSize = 16'777'213; // the largest prime below 2^24

@@ -6,6 +6,7 @@ namespace corral::config {
 namespace {
 
 constexpr uint32_t kMaxConnections = 10'000'000;
+constexpr uint32_t kMaxRate = 1'000'000; // runtime::ClientTable counts thousandths in 32 bits
 constexpr size_t kMaxAlpnLength = 255; // one length byte per protocol name; RFC 7301 §3.1
 
 constexpr std::array<Choice<std::string_view>, 2> kTlsVersions{{
@@ -112,6 +113,40 @@ void readPassthrough(const Field& section, std::optional<TlsPassthroughConfig>& 
   out = std::move(passthrough);
 }
 
+// A list of CIDRs, each error at its own item.
+void readCidrs(const Field& list, std::vector<Cidr>& out) {
+  for (const Field& item : list.items()) {
+    std::string text;
+    if (!item.read(text)) {
+      continue;
+    }
+    if (auto cidr = Cidr::parse(text)) {
+      out.push_back(*cidr);
+    } else {
+      item.error(cidr.error().message);
+    }
+  }
+}
+
+// The kernel takes keepalive times in whole seconds, at most 32767 (MAX_TCP_KEEPIDLE).
+void readKeepaliveTime(const Field& field, Duration& out) {
+  Duration value = out;
+  if (!field.read(value, 1s)) {
+    return;
+  }
+  if (value % 1s != 0ms || value > 32767s) {
+    field.error("must be a whole number of seconds, at most 32767s (the kernel's unit and limit)");
+    return;
+  }
+  out = value;
+}
+
+constexpr KeyRule<TcpKeepaliveConfig> kKeepaliveKeys[] = {
+    {"idle", [](const Field& f, TcpKeepaliveConfig& c) { readKeepaliveTime(f, c.idle); }},
+    {"interval", [](const Field& f, TcpKeepaliveConfig& c) { readKeepaliveTime(f, c.interval); }},
+    {"count", [](const Field& f, TcpKeepaliveConfig& c) { f.read(c.count, 1, 127); }},
+};
+
 constexpr KeyRule<FrontendConfig> kFrontendKeys[] = {
     {"name", [](const Field& f, FrontendConfig& c) { f.readName(c.name); }},
     {"listen", [](const Field& f, FrontendConfig& c) { f.readListen(c.listen); }},
@@ -121,9 +156,23 @@ constexpr KeyRule<FrontendConfig> kFrontendKeys[] = {
      [](const Field& f, FrontendConfig& c) { readPassthrough(f, c.tls_passthrough); }},
     {"accept_proxy_protocol",
      [](const Field& f, FrontendConfig& c) { f.read(c.accept_proxy_protocol); }},
+    {"trusted_proxies",
+     [](const Field& f, FrontendConfig& c) { readCidrs(f, c.trusted_proxies); }},
+    {"allow", [](const Field& f, FrontendConfig& c) { readCidrs(f, c.allow); }},
+    {"deny", [](const Field& f, FrontendConfig& c) { readCidrs(f, c.deny); }},
+    {"max_connections_per_client",
+     [](const Field& f, FrontendConfig& c) {
+       f.read(c.max_connections_per_client, 0, kMaxConnections);
+     }},
+    {"connection_rate_per_client",
+     [](const Field& f, FrontendConfig& c) { f.read(c.connection_rate_per_client, 0, kMaxRate); }},
     {"max_connections",
      [](const Field& f, FrontendConfig& c) { f.read(c.max_connections, 1, kMaxConnections); }},
     {"client_timeout", [](const Field& f, FrontendConfig& c) { f.read(c.client_timeout, 1ms); }},
+    {"tunnel_timeout", [](const Field& f, FrontendConfig& c) { f.read(c.tunnel_timeout, 1ms); }},
+    {"max_lifetime", [](const Field& f, FrontendConfig& c) { f.read(c.max_lifetime, 0ms); }},
+    {"tcp_keepalive",
+     [](const Field& f, FrontendConfig& c) { readTcpKeepalive(f, c.tcp_keepalive); }},
     {"splice", [](const Field& f, FrontendConfig& c) { f.read(c.splice, kSpliceChoices); }},
     {"drain_timeout", [](const Field& f, FrontendConfig& c) { f.read(c.drain_timeout, 0ms); }},
 };
@@ -145,7 +194,34 @@ void checkRouting(const Field& section) {
   }
 }
 
+// Without trusted_proxies anyone who reaches the listener may claim any client address (and so
+// pass the ACL and choose an ip_hash server); that is acceptable only on a loopback listener.
+void checkProxySenders(const Field& section, const FrontendConfig& frontend) {
+  if (!frontend.accept_proxy_protocol) {
+    if (section.has("trusted_proxies")) {
+      section.warnAt("trusted_proxies", "not used without accept_proxy_protocol: true");
+    }
+    return;
+  }
+  const auto listen = SocketAddress::fromHostPort(frontend.listen);
+  const auto senders = section.find("trusted_proxies");
+  const bool listed = senders && senders->node().size() > 0; // items with errors of their own
+  if (frontend.trusted_proxies.empty() && !listed && listen && !listen->isLoopback()) {
+    section.errorAt("accept_proxy_protocol",
+                    fmt::format("on {}, which is not loopback, needs trusted_proxies: otherwise "
+                                "any client may claim any address",
+                                listen->toString()));
+  }
+}
+
 } // namespace
+
+void readTcpKeepalive(const Field& section, std::optional<TcpKeepaliveConfig>& keepalive) {
+  TcpKeepaliveConfig value;
+  if (readSection(section, value, kKeepaliveKeys)) {
+    keepalive = value;
+  }
+}
 
 void readFrontend(const Field& section, FrontendConfig& frontend) {
   if (!readSection(section, frontend, kFrontendKeys)) {
@@ -154,6 +230,7 @@ void readFrontend(const Field& section, FrontendConfig& frontend) {
   section.require("name");
   section.require("listen");
   checkRouting(section);
+  checkProxySenders(section, frontend);
 }
 
 } // namespace corral::config

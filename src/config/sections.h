@@ -29,5 +29,6 @@ void readIpHash(const Field& section, IpHashConfig& ip_hash);
 void readSpawn(const Field& section, std::optional<SpawnConfig>& spawn);
 void readHealthCheck(const Field& section, std::optional<HealthCheckConfig>& health_check);
 void readPassive(const Field& section, PassiveConfig& passive);
+void readTcpKeepalive(const Field& section, std::optional<TcpKeepaliveConfig>& keepalive);
 
 } // namespace corral::config

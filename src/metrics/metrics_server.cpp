@@ -9,6 +9,25 @@
 #include "corral/metrics/process_collector.h"
 
 namespace corral::metrics {
+namespace {
+
+// civetweb serves each connection on one of a fixed set of threads, from accept until the request
+// is answered; prometheus-cpp's default of two let two clients sending 1 byte/s hold every scrape
+// for civetweb's 30 s request timeout. More threads than any likely number of slow clients, and a
+// bound on the time to read a whole request (civetweb measures request_timeout_ms from the
+// connection's first byte wait, not per read), keep scrapes answering; beyond the threads,
+// connections wait in a bounded queue (connection_queue) and the listen backlog.
+constexpr const char* kThreads = "16";
+constexpr const char* kRequestTimeoutMs = "10000";
+constexpr const char* kQueue = "32";
+
+std::vector<std::string> civetwebOptions(const SocketAddress& address) {
+  // toString() is also civetweb's `listening_ports` syntax: "127.0.0.1:9100", "[::1]:9100".
+  return {"listening_ports", address.toString(),  "num_threads",      kThreads,
+          "request_timeout_ms", kRequestTimeoutMs, "connection_queue", kQueue};
+}
+
+} // namespace
 
 Result<std::unique_ptr<MetricsServer>> MetricsServer::create(
     const config::MetricsConfig& config, SnapshotProvider snapshot,
@@ -21,8 +40,7 @@ Result<std::unique_ptr<MetricsServer>> MetricsServer::create(
   }
   std::unique_ptr<MetricsServer> server(new MetricsServer());
   try {
-    // toString() is also civetweb's `listening_ports` syntax: "127.0.0.1:9100", "[::1]:9100".
-    server->exposer_ = std::make_unique<prometheus::Exposer>(address->toString());
+    server->exposer_ = std::make_unique<prometheus::Exposer>(civetwebOptions(*address));
   } catch (const std::exception& error) { // civetweb throws when it cannot bind
     return fail(ErrorCode::Io, fmt::format("metrics: cannot listen on {}: {}",
                                            address->toString(), error.what()));

@@ -14,7 +14,8 @@ using runtime::Counter;
 
 // Label values in the order of the enums in runtime/stats.h.
 constexpr std::array<const char*, runtime::count<runtime::RejectReason>()> kRejectReasons = {
-    "max_connections", "no_server", "proxy_protocol", "tls"};
+    "max_connections", "no_server", "proxy_protocol", "tls", "denied", "untrusted_proxy",
+    "client_limit", "client_rate", "bad_request"};
 constexpr std::array<const char*, runtime::count<runtime::StickyResult>()> kStickyResults = {
     "hit", "miss", "redispatch", "rejected"};
 constexpr std::array<const char*, runtime::count<runtime::AcceptError>()> kAcceptErrors = {

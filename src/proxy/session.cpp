@@ -34,6 +34,38 @@ void setNoDelay(int fd) {
   setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 }
 
+void setKeepalive(int fd, const std::optional<config::TcpKeepaliveConfig>& keepalive) {
+  if (!keepalive) {
+    return;
+  }
+  using std::chrono::duration_cast;
+  using std::chrono::seconds;
+  const int on = 1;
+  const int idle = static_cast<int>(duration_cast<seconds>(keepalive->idle).count());
+  const int interval = static_cast<int>(duration_cast<seconds>(keepalive->interval).count());
+  const int count = static_cast<int>(keepalive->count);
+  setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &on, sizeof(on));
+  setsockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE, &idle, sizeof(idle));
+  setsockopt(fd, IPPROTO_TCP, TCP_KEEPINTVL, &interval, sizeof(interval));
+  setsockopt(fd, IPPROTO_TCP, TCP_KEEPCNT, &count, sizeof(count));
+}
+
+// An HTTP/1 request line starts with a method (upper-case letters) and a space.
+bool looksLikeHttpRequest(std::string_view bytes) {
+  size_t i = 0;
+  while (i < bytes.size() && i < 24 && bytes[i] >= 'A' && bytes[i] <= 'Z') {
+    ++i;
+  }
+  return i > 0 && i < bytes.size() && bytes[i] == ' ';
+}
+
+bool isSwitchingProtocols(std::string_view bytes) {
+  return bytes.size() >= 12 && bytes.starts_with("HTTP/1.") && bytes.substr(8, 4) == " 101";
+}
+
+// After max_lifetime a session waits for this much quiet before it is closed.
+constexpr uint64_t kLifetimeQuietMs = 1000;
+
 } // namespace
 
 std::string_view terminationName(Termination termination) {
@@ -52,6 +84,12 @@ std::string_view terminationName(Termination termination) {
   case Termination::BadProxyHeader: return "bad_proxy_header";
   case Termination::QueueTimeout: return "queue_timeout";
   case Termination::QueueFull: return "queue_full";
+  case Termination::Denied: return "denied";
+  case Termination::ClientLimit: return "client_limit";
+  case Termination::ClientRate: return "client_rate";
+  case Termination::TunnelTimeout: return "tunnel_timeout";
+  case Termination::MaxLifetime: return "max_lifetime";
+  case Termination::BadRequest: return "bad_request";
   }
   return "unknown";
 }
@@ -73,9 +111,10 @@ Session::Session(Worker& worker, runtime::SnapshotPtr snapshot, const runtime::F
       client_address_(client), id_(worker.nextSessionId()) {
   client_.fd = client_fd;
   setNoDelay(client_fd);
+  setKeepalive(client_fd, frontend.config->tcp_keepalive);
   evtimer_assign(&timer_, worker_.base(), timerCallback, this);
   started_ = std::chrono::steady_clock::now();
-  last_activity_ms_ = nowMs();
+  last_activity_ms_ = started_ms_ = nowMs();
   frontend_.stats->active.fetch_add(1, std::memory_order_relaxed);
   frontendCells().connections.add();
 }
@@ -90,6 +129,9 @@ Session::~Session() {
   discard(down_);
   leaveQueue(true);
   releaseServerSlot();
+  if (frontend_.clients) {
+    frontend_.clients->release(client_ticket_); // a no-op for a ticket never issued
+  }
   snapshot_->worker_cells->at(worker_.id()).session_duration.observe(secondsSince(started_));
   frontend_.stats->active.fetch_sub(1, std::memory_order_relaxed);
   worker_.onSessionClosed(this);
@@ -124,12 +166,17 @@ void Session::start() {
   }
   client_.readable = client_.writable = true;
   if (frontend_.config->accept_proxy_protocol) {
+    if (!trustedSender()) {
+      return;
+    }
     phase_ = Phase::ProxyHeader; // onProxyHeaderEvent() goes on
     armPreambleTimer();
     onProxyHeaderEvent();
     return;
   }
-  openClient();
+  if (admitSource()) {
+    openClient();
+  }
 }
 
 uint64_t Session::token(bool server_side) const {
@@ -210,6 +257,7 @@ void Session::startConnect() {
     return;
   }
   setNoDelay(fd);
+  setKeepalive(fd, backend_->config->tcp_keepalive);
   server_.fd = fd;
   if (::connect(fd, address.get(), address.length()) < 0 && errno != EINPROGRESS) {
     onConnectFailed(std::strerror(errno));
@@ -369,10 +417,64 @@ void Session::finishIfDone() {
   }
 }
 
+// The idle limit, and before it the max_lifetime deadline (then its quiet checks).
 void Session::armIdleTimer() {
-  const auto timeout = std::min(frontend_.config->client_timeout, backend_->config->server_timeout);
-  const timeval delay = toTimeval(timeout);
-  evtimer_add(&timer_, &delay);
+  uint64_t delay = idleLimitMs();
+  const auto lifetime = static_cast<uint64_t>(frontend_.config->max_lifetime.count());
+  if (lifetime > 0) {
+    const uint64_t age = nowMs() - started_ms_;
+    delay = std::min(delay, age < lifetime ? lifetime - age : kLifetimeQuietMs);
+  }
+  const timeval timeout = toTimeval(std::chrono::milliseconds(delay));
+  evtimer_add(&timer_, &timeout);
+}
+
+// tunnel_timeout once the session is a tunnel, else the shorter of client and server timeouts.
+uint64_t Session::idleLimitMs() const {
+  if (traffic_ == Traffic::Tunnel) {
+    return static_cast<uint64_t>(frontend_.config->tunnel_timeout.count());
+  }
+  return static_cast<uint64_t>(
+      std::min(frontend_.config->client_timeout, backend_->config->server_timeout).count());
+}
+
+// Learns from the first bytes of each side whether the session is a tunnel (tunnel_timeout):
+// an HTTP request answered by 101 Switching Protocols is (a WebSocket); an HTTP request answered
+// otherwise is not (keep-alive HTTP keeps client_timeout); any other protocol is once both sides
+// have spoken. Spliced bytes are not seen: they count as not HTTP. Runs until settled, then never.
+void Session::noteTraffic(const Flow& flow, size_t bytes) {
+  const std::string_view seen =
+      flow.splice || flow.buffer == nullptr
+          ? std::string_view()
+          : std::string_view(flow.buffer->data() + flow.buffer->size() - bytes, bytes);
+  const bool from_client = &flow == &up_;
+  if (traffic_ == Traffic::Unknown && from_client && up_.bytes == bytes) {
+    traffic_ = looksLikeHttpRequest(seen) ? Traffic::Http : Traffic::Unknown;
+  }
+  if (traffic_ == Traffic::Http) {
+    if (!from_client) {
+      traffic_ = isSwitchingProtocols(seen) ? Traffic::Tunnel : Traffic::Settled;
+    }
+  } else if (up_.bytes > 0 && down_.bytes > 0) {
+    traffic_ = Traffic::Tunnel;
+  }
+}
+
+// max_lifetime: past it, the session closes at its first quiet moment (nothing waiting either
+// way, no traffic for kLifetimeQuietMs), and at the latest drain_timeout later.
+bool Session::closeIfPastLifetime(uint64_t now, uint64_t idle) {
+  const auto lifetime = static_cast<uint64_t>(frontend_.config->max_lifetime.count());
+  const uint64_t age = now - started_ms_;
+  if (lifetime == 0 || age < lifetime) {
+    return false;
+  }
+  const bool quiet = idle >= kLifetimeQuietMs && pending(up_) == 0 && pending(down_) == 0;
+  const auto grace = static_cast<uint64_t>(frontend_.config->drain_timeout.count());
+  if (!quiet && age < lifetime + grace) {
+    return false;
+  }
+  close(Termination::MaxLifetime);
+  return true;
 }
 
 // Nothing moved for the shorter of client_timeout and server_timeout? Then close, blaming the side
@@ -406,15 +508,28 @@ void Session::onIdleTimer() {
     return;
   }
   const uint64_t now = nowMs();
-  const auto client_timeout = static_cast<uint64_t>(frontend_.config->client_timeout.count());
-  const auto server_timeout = static_cast<uint64_t>(backend_->config->server_timeout.count());
   const uint64_t idle = now - last_activity_ms_;
-  const uint64_t limit = std::min(client_timeout, server_timeout);
-  if (idle < limit) {
-    const timeval rest = toTimeval(std::chrono::milliseconds(limit - idle));
-    evtimer_add(&timer_, &rest);
+  if (closeIfPastLifetime(now, idle)) {
     return;
   }
+  const uint64_t limit = idleLimitMs();
+  if (idle < limit) {
+    uint64_t rest = limit - idle;
+    const auto lifetime = static_cast<uint64_t>(frontend_.config->max_lifetime.count());
+    if (lifetime > 0) {
+      const uint64_t age = now - started_ms_;
+      rest = std::min(rest, age < lifetime ? lifetime - age : kLifetimeQuietMs);
+    }
+    const timeval timeout = toTimeval(std::chrono::milliseconds(rest));
+    evtimer_add(&timer_, &timeout);
+    return;
+  }
+  if (traffic_ == Traffic::Tunnel) {
+    close(Termination::TunnelTimeout);
+    return;
+  }
+  const auto client_timeout = static_cast<uint64_t>(frontend_.config->client_timeout.count());
+  const auto server_timeout = static_cast<uint64_t>(backend_->config->server_timeout.count());
   const bool waiting_on_client = client_timeout <= server_timeout || pending(down_) > 0;
   close(waiting_on_client ? Termination::ClientTimeout : Termination::ServerTimeout);
 }

@@ -47,9 +47,16 @@ enum class Termination {
   LimitReached,
   Shutdown,           // still open when the drain timeout ran out
   TlsHandshakeFailed, // the client's TLS handshake failed or timed out (counted by reason)
-  BadProxyHeader,     // accept_proxy_protocol: the PROXY header was missing, malformed or late
+  BadProxyHeader,     // accept_proxy_protocol: the PROXY header was missing, malformed, late or
+                      // from a sender not in trusted_proxies
   QueueTimeout,       // waited queue.timeout for a server under its max_connections
   QueueFull,          // every server was at its limit and queue.max clients waited already
+  Denied,             // the source address is denied, or not allowed (allow/deny)
+  ClientLimit,        // max_connections_per_client
+  ClientRate,         // connection_rate_per_client
+  TunnelTimeout,      // idle past tunnel_timeout, once a tunnel (after 101 or a non-HTTP exchange)
+  MaxLifetime,        // older than max_lifetime, closed at a quiet moment
+  BadRequest,         // sticky_cookie: the request head is longer than max_header_size
 };
 std::string_view terminationName(Termination termination);
 
@@ -104,6 +111,9 @@ private:
   // ClientHello of a passthrough frontend; each step bounded in size and time.
   void onProxyHeaderEvent();
   bool takeProxyHeader();
+  bool admitSource();
+  bool trustedSender();
+  bool admitClient(const Ip16& ip);
   void rejectProxyHeader(std::string_view why);
   void openClient();
   void routeClient();
@@ -181,6 +191,9 @@ private:
   void finishIfDone();
   void armIdleTimer();
   void onIdleTimer();
+  uint64_t idleLimitMs() const;
+  bool closeIfPastLifetime(uint64_t now, uint64_t idle);
+  void noteTraffic(const Flow& flow, size_t bytes);
   void close(Termination termination);
   std::string accessLogLine(Termination termination) const;
   runtime::FrontendCells& frontendCells() const;
@@ -226,7 +239,13 @@ private:
   std::chrono::steady_clock::time_point connect_started_;
   double connect_seconds_ = 0;
   uint64_t last_activity_ms_ = 0;
+  uint64_t started_ms_ = 0; // on nowMs()'s clock, for max_lifetime
   uint64_t client_key_ = 0; // hash of the client address, for ip_hash
+  /// What the relay has learnt of the protocol, for tunnel_timeout: the client's first bytes look
+  /// like an HTTP request (then a 101 answer makes a tunnel) or not (then the first exchange does).
+  enum class Traffic : uint8_t { Unknown, Http, Settled, Tunnel };
+  Traffic traffic_ = Traffic::Unknown;
+  runtime::ClientTable::Ticket client_ticket_; // counted in frontend_.clients until released
 };
 
 } // namespace corral::proxy

@@ -36,14 +36,17 @@ void Session::readRequestHead() {
   if (head.needsMore() && !up_.eof) {
     return; // the header timer bounds the wait
   }
-  // Too long is only what the parser rejected for its length; anything else it rejected is not
-  // HTTP/1.x and is relayed unchanged below, however much the client sent in its first write.
+  // Too long is only what the parser rejected for its length: closed, never relayed (the parser
+  // reads up to 80 KiB and config/ caps max_header_size at 64 KiB, so every limit is honoured).
+  // Anything else it rejected is not HTTP/1.x and is relayed unchanged below.
   if (head.isBad() && head.code == protocol::ParseError::TooLong) {
     log::proxy()->debug("[C{:x}] request head longer than max_header_size ({} bytes)", id_, max);
-    close(Termination::ClientError);
+    frontendCells().rejected[rejectIndex(runtime::RejectReason::BadRequest)].add();
+    close(Termination::BadRequest);
     return;
   }
   phase_ = Phase::Relay;
+  traffic_ = head.isDone() ? Traffic::Http : Traffic::Unknown; // Unknown: tunnel once answered
   event_del(&timer_);
   armIdleTimer();
   if (head.isDone()) {

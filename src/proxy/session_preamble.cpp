@@ -10,6 +10,7 @@
 #include <cerrno>
 
 #include "corral/balance/client_key.h"
+#include "corral/core/cidr.h"
 #include "corral/core/log.h"
 #include "corral/protocol/client_hello.h"
 #include "corral/protocol/proxy_protocol.h"
@@ -55,7 +56,62 @@ void Session::onProxyHeaderEvent() {
   }
   event_del(&timer_);
   client_.readable = true; // what followed the header is still in the socket
-  openClient();
+  if (admitSource()) {
+    openClient();
+  }
+}
+
+// trusted_proxies: only the listed senders may speak for a client; anyone else is closed before
+// a byte is read (with no list, check allows accept_proxy_protocol on loopback only).
+bool Session::trustedSender() {
+  const auto& senders = frontend_.config->trusted_proxies;
+  if (senders.empty() || anyContains(senders, toIp16(client_address_))) {
+    return true;
+  }
+  log::proxy()->debug("[C{:x}] PROXY header expected from {}, which is not a trusted proxy", id_,
+                      client_address_.toString());
+  frontendCells().rejected[rejectIndex(runtime::RejectReason::UntrustedProxy)].add();
+  close(Termination::BadProxyHeader);
+  return false;
+}
+
+// The source rules, on the client's address (the PROXY header's when the frontend takes one):
+// deny wins, and a non-empty allow list admits only what it holds. Both lists are immutable
+// (snapshot), so this takes no lock.
+bool Session::admitSource() {
+  const Ip16 ip = toIp16(client_address_);
+  const auto& config = *frontend_.config;
+  if (anyContains(config.deny, ip) || (!config.allow.empty() && !anyContains(config.allow, ip))) {
+    log::proxy()->debug("[C{:x}] {} denied by the source rules", id_, client_address_.toString());
+    frontendCells().rejected[rejectIndex(runtime::RejectReason::Denied)].add();
+    close(Termination::Denied);
+    return false;
+  }
+  return admitClient(ip);
+}
+
+// max_connections_per_client and connection_rate_per_client, in the frontend's table shared by
+// every worker (runtime/client_table.h: one shard's lock, here only).
+bool Session::admitClient(const Ip16& ip) {
+  if (!frontend_.clients) {
+    return true;
+  }
+  const auto& config = *frontend_.config;
+  const auto verdict = frontend_.clients->admit(
+      ip,
+      {.max_connections = config.max_connections_per_client,
+       .rate = config.connection_rate_per_client},
+      runtime::steadyMs(), client_ticket_);
+  if (verdict == runtime::ClientTable::Verdict::Admitted) {
+    return true;
+  }
+  const bool too_fast = verdict == runtime::ClientTable::Verdict::TooFast;
+  log::proxy()->debug("[C{:x}] {} over {}", id_, client_address_.toString(),
+                      too_fast ? "connection_rate_per_client" : "max_connections_per_client");
+  frontendCells().rejected[rejectIndex(too_fast ? runtime::RejectReason::ClientRate
+                                                : runtime::RejectReason::ClientLimit)].add();
+  close(too_fast ? Termination::ClientRate : Termination::ClientLimit);
+  return false;
 }
 
 void Session::rejectProxyHeader(std::string_view why) {

@@ -147,6 +147,9 @@ bool Session::fill(Flow& flow) {
 
 void Session::account(Flow& flow, size_t bytes) {
   flow.bytes += bytes;
+  if (traffic_ < Traffic::Settled) {
+    noteTraffic(flow, bytes);
+  }
   runtime::ServerCells& cells = serverCells();
   (&flow == &up_ ? cells.bytes_in : cells.bytes_out).add(bytes);
 }

@@ -85,6 +85,9 @@ Result<Frontend> buildFrontend(const config::FrontendConfig& config,
   Frontend frontend{.config = &config,
                     .backend = 0,
                     .stats = carryOver(old ? &old->stats : nullptr, workers)};
+  if (config.max_connections_per_client > 0 || config.connection_rate_per_client > 0) {
+    frontend.clients = old && old->clients ? old->clients : std::make_shared<ClientTable>();
+  }
   if (config.tls_passthrough) {
     if (auto routes = buildSniRoutes(frontend, backends); !routes) {
       return std::unexpected(routes.error());

@@ -112,11 +112,12 @@ TEST(AccessLogTest, ClientTimeout) {
   CorralProcess corral(kEchoConfig, echoConfig(s1, "300ms"));
   ASSERT_TRUE(corral.ready());
   TcpClient client(corral.listenAddress("web"));
-  ASSERT_TRUE(echoes(client, "ping"));
+  // An HTTP exchange: a non-HTTP one would make the session a tunnel (tunnel_timeout, 1h).
+  ASSERT_TRUE(echoes(client, "GET / HTTP/1.0\r\n\r\n"));
   EXPECT_EQ(client.readAll(5s), ""); // idle from here until corral closes
   const json line = onlyLine(corral);
   expectCommonFields(line, "client_timeout");
-  expectRelayedTo(line, "s1", 4, 4);
+  expectRelayedTo(line, "s1", 18, 18);
   EXPECT_GE(line.value("duration_ms", 0.0), 250) << line;
 }
 

@@ -99,7 +99,9 @@ backends: [{name: app, server_timeout: 1m, servers: [{address: "${echo}"}]}]
                        addressesOf({echo}));
   ASSERT_TRUE(corral.ready());
   TcpClient client(corral.listenAddress("web"));
-  ASSERT_TRUE(echoes(client, "ping")); // the session is up; from now on the client is idle
+  // The session is up (an HTTP exchange: a non-HTTP one would make it a tunnel, tunnel_timeout);
+  // from now on the client is idle.
+  ASSERT_TRUE(echoes(client, "GET / HTTP/1.0\r\n\r\n"));
   const auto idle_since = Clock::now();
   EXPECT_EQ(client.readAll(5s), "");
   EXPECT_NE(client.closure(), Closure::Open);

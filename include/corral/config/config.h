@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "corral/core/address.h"
+#include "corral/core/cidr.h"
 
 namespace corral::config {
 
@@ -45,6 +46,13 @@ struct TlsPassthroughConfig {
   std::string default_backend; // empty: no default, unmatched clients are closed
 };
 
+/// TCP keepalive probes (SO_KEEPALIVE, TCP_KEEPIDLE, TCP_KEEPINTVL, TCP_KEEPCNT): whole seconds.
+struct TcpKeepaliveConfig {
+  Duration idle = 60s;     // quiet time before the first probe
+  Duration interval = 10s; // between probes
+  uint32_t count = 6;      // unanswered probes before the connection is dropped
+};
+
 struct FrontendConfig {
   std::string name;
   HostPort listen;
@@ -52,8 +60,16 @@ struct FrontendConfig {
   std::optional<TlsConfig> tls;
   std::optional<TlsPassthroughConfig> tls_passthrough;
   bool accept_proxy_protocol = false;
+  std::vector<Cidr> trusted_proxies; // who may send the PROXY header; empty: anyone (loopback only)
+  std::vector<Cidr> allow;           // source rules; empty: every address; deny wins
+  std::vector<Cidr> deny;
+  uint32_t max_connections_per_client = 0; // 0: no limit
+  uint32_t connection_rate_per_client = 0; // new connections/s, token bucket of that size; 0: none
   uint32_t max_connections = 100000;
   Duration client_timeout = 60s;
+  Duration tunnel_timeout = 1h; // idle limit once a tunnel: after a 101, or a non-HTTP exchange
+  Duration max_lifetime = 0s;   // 0: none
+  std::optional<TcpKeepaliveConfig> tcp_keepalive; // client sockets; off unless set
   Splice splice = Splice::Auto;
   Duration drain_timeout = 30s;
 };
@@ -143,6 +159,7 @@ struct BackendConfig {
   Duration server_timeout = 60s;
   uint32_t retries = 2;
   ProxyProtocol send_proxy_protocol = ProxyProtocol::Off;
+  std::optional<TcpKeepaliveConfig> tcp_keepalive; // server sockets; off unless set
 };
 
 struct AdminConfig {

@@ -17,6 +17,7 @@
 #include "corral/core/address.h"
 #include "corral/core/error.h"
 #include "corral/runtime/backend_queue.h"
+#include "corral/runtime/client_table.h"
 #include "corral/runtime/stats.h"
 #include "corral/tls/client_context.h"
 #include "corral/tls/server_context.h"
@@ -127,6 +128,9 @@ struct Frontend {
   std::string tls_fingerprint;
   /// `tls_passthrough.routes`, in configuration order.
   std::vector<SniRoute> sni_routes;
+  /// max_connections_per_client, connection_rate_per_client: shared by the workers, carried over
+  /// a reload; null when neither is set.
+  std::shared_ptr<ClientTable> clients;
 
   /// The backend for a ClientHello's server name: an exact route, else the longest wildcard that
   /// matches, else `backend` (the default, possibly kNoBackend). Case-insensitive (RFC 4343).

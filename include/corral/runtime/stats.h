@@ -59,7 +59,20 @@ struct Histogram {
   }
 };
 
-enum class RejectReason { MaxConnections, NoServer, ProxyProtocol, Tls, kCount };
+/// Why a connection was closed before reaching a backend; the metric's `reason` label, in order
+/// (metrics/snapshot_collector.cpp).
+enum class RejectReason {
+  MaxConnections,
+  NoServer,
+  ProxyProtocol,
+  Tls,
+  Denied,         // allow/deny
+  UntrustedProxy, // a PROXY header expected from a sender not in trusted_proxies
+  ClientLimit,    // max_connections_per_client
+  ClientRate,     // connection_rate_per_client
+  BadRequest,     // sticky_cookie: a request head longer than max_header_size
+  kCount
+};
 enum class StickyResult { Hit, Miss, Redispatch, Rejected, kCount };
 enum class AcceptError { Emfile, Enfile, Enomem, Other, kCount };
 enum class QueueRejection { Timeout, Full, kCount };

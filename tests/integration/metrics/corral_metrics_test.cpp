@@ -195,7 +195,8 @@ TEST(CorralMetricsTest, EveryDesignMetricIsExportedFromStartupWithItsLabels) {
   EXPECT_EQ(values("corral_sticky_total", "result"), (Set{"hit", "miss", "redispatch", "rejected"}));
   EXPECT_EQ(values("corral_backend_queue_rejections_total", "reason"), (Set{"timeout", "full"}));
   EXPECT_EQ(values("corral_frontend_rejected_connections_total", "reason"),
-            (Set{"max_connections", "no_server", "proxy_protocol", "tls"}));
+            (Set{"max_connections", "no_server", "proxy_protocol", "tls", "denied",
+                 "untrusted_proxy", "client_limit", "client_rate", "bad_request"}));
   EXPECT_EQ(values("corral_instance_restarts_total", "server"), (Set{"demo#0", "demo#1"}));
   EXPECT_EQ(values("corral_server_up", "server"), (Set{"s1", "s2", "demo#0", "demo#1"}));
   EXPECT_EQ(values("corral_frontend_connections_total", "frontend"), (Set{"web", "demo"}));

@@ -135,7 +135,7 @@ TEST_F(StickyEchoTest, OverLongRequestHeadClosesOnlyThatConnection) {
   const auto log = corral->waitForAccessLog(2, 5s);
   ASSERT_EQ(log.size(), 2u);
   for (const auto& line : log) {
-    EXPECT_EQ(line.value("termination", ""), "client_error") << line;
+    EXPECT_EQ(line.value("termination", ""), "bad_request") << line;
     EXPECT_EQ(line.value("server", "?"), "") << line;
   }
 }

@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <string>
+#include <string_view>
 
 #include <fmt/format.h>
 #include <gmock/gmock.h>
@@ -19,6 +20,23 @@ struct BadConfig {
   std::string key;
   std::string message; // a fragment of the message
 };
+
+/// A valid file with `extra` lines appended inside frontends[0] (listening on `listen`), from
+/// line 6 on, indented by 4.
+inline std::string frontendOn(std::string_view listen, std::string_view extra) {
+  return fmt::format(R"(backends: [{{name: app, servers: [{{address: "127.0.0.1:9001"}}]}}]
+frontends:
+  - name: web
+    listen: "{}"
+    backend: app
+{}
+)",
+                     listen, extra);
+}
+
+inline std::string frontendWith(std::string_view extra) {
+  return frontendOn("127.0.0.1:8080", extra);
+}
 
 // The bad input fails to load, and among its diagnostics is an error at the expected line,
 // column and key whose message holds the expected fragment.

@@ -16,17 +16,6 @@ backends:
          "\n";
 }
 
-// A valid file with `extra` lines appended inside frontends[0], from line 6 on, indented by 4.
-std::string frontendWith(std::string_view extra) {
-  return std::string(R"(backends: [{name: app, servers: [{address: "127.0.0.1:9001"}]}]
-frontends:
-  - name: web
-    listen: 127.0.0.1:8080
-    backend: app
-)") + std::string(extra) +
-         "\n";
-}
-
 // A valid file whose backends[0].servers[0] is `server`, written on line 5 from column 9.
 std::string serverIs(std::string_view server) {
   return std::string(R"(frontends: [{name: web, listen: "127.0.0.1:8080", backend: app}]

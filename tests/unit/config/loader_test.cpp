@@ -41,6 +41,9 @@ frontends:
       alpn: [h2, http/1.1]
       min_version: TLSv1.3
     accept_proxy_protocol: true
+    trusted_proxies: [10.0.0.0/8, "2001:db8::/32"]
+    allow: [10.0.0.0/8]
+    deny: [10.9.0.0/16, "::1"]
     max_connections: 5000
     client_timeout: 90s
     splice: off
@@ -141,6 +144,11 @@ TEST(LoaderTest, ReadsAFrontendThatTerminatesTls) {
   EXPECT_EQ(web.tls->min_version, "TLSv1.3");
   EXPECT_FALSE(web.tls_passthrough);
   EXPECT_TRUE(web.accept_proxy_protocol);
+  ASSERT_EQ(web.trusted_proxies.size(), 2u);
+  EXPECT_EQ(web.trusted_proxies[1].toString(), "2001:db8::/32");
+  ASSERT_EQ(web.deny.size(), 2u);
+  EXPECT_EQ(web.deny[1].toString(), "::1/128");
+  EXPECT_EQ(web.allow.size(), 1u);
   EXPECT_EQ(web.max_connections, 5000u);
   EXPECT_EQ(web.client_timeout, 90s);
   EXPECT_EQ(web.splice, Splice::Off);

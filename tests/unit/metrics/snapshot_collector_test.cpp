@@ -78,7 +78,7 @@ TEST(SnapshotCollectorTest, ExportsEverySeriesAtZeroBeforeTheFirstEvent) {
   const std::map<std::string, size_t> expected_series = {
       {"corral_frontend_connections_total", 1},
       {"corral_frontend_active_connections", 1},
-      {"corral_frontend_rejected_connections_total", 4}, // 4 reasons
+      {"corral_frontend_rejected_connections_total", 9}, // 9 reasons
       {"corral_tls_handshakes_total", 4},                // 2 results x 2 resumed
       {"corral_tls_handshake_failures_total", 8},        // 8 reasons
       {"corral_server_connections_total", 2},
@@ -112,7 +112,12 @@ TEST(SnapshotCollectorTest, LabelsFollowTheDesign) {
             (std::vector<LabelMap>{{{"frontend", "web"}, {"reason", "max_connections"}},
                                    {{"frontend", "web"}, {"reason", "no_server"}},
                                    {{"frontend", "web"}, {"reason", "proxy_protocol"}},
-                                   {{"frontend", "web"}, {"reason", "tls"}}}));
+                                   {{"frontend", "web"}, {"reason", "tls"}},
+                                   {{"frontend", "web"}, {"reason", "denied"}},
+                                   {{"frontend", "web"}, {"reason", "untrusted_proxy"}},
+                                   {{"frontend", "web"}, {"reason", "client_limit"}},
+                                   {{"frontend", "web"}, {"reason", "client_rate"}},
+                                   {{"frontend", "web"}, {"reason", "bad_request"}}}));
   EXPECT_EQ(labelSets(families, "corral_sticky_total"),
             (std::vector<LabelMap>{{{"backend", "app"}, {"result", "hit"}},
                                    {{"backend", "app"}, {"result", "miss"}},

@@ -78,7 +78,13 @@ TEST(AccessLogTest, EveryTerminationCauseHasItsStableName) {
       {Termination::ClientError, "client_error"},
       {Termination::ServerError, "server_error"},
       {Termination::Shutdown, "shutdown"},
-      {Termination::BadProxyHeader, "bad_proxy_header"}};
+      {Termination::BadProxyHeader, "bad_proxy_header"},
+      {Termination::Denied, "denied"},
+      {Termination::ClientLimit, "client_limit"},
+      {Termination::ClientRate, "client_rate"},
+      {Termination::TunnelTimeout, "tunnel_timeout"},
+      {Termination::MaxLifetime, "max_lifetime"},
+      {Termination::BadRequest, "bad_request"}};
   for (const auto& [termination, name] : names) {
     EXPECT_EQ(terminationName(termination), name);
   }
@@ -86,7 +92,7 @@ TEST(AccessLogTest, EveryTerminationCauseHasItsStableName) {
 
 // Every cause gives one valid JSON object with every field, whatever the session got to know.
 TEST(AccessLogTest, EachCauseGivesOneJsonObjectWithEveryField) {
-  for (int cause = 0; cause <= static_cast<int>(Termination::BadProxyHeader); ++cause) {
+  for (int cause = 0; cause <= static_cast<int>(Termination::BadRequest); ++cause) {
     const auto termination = static_cast<Termination>(cause);
     const AccessLogEntry entry = entryFor(termination);
     const json line = parse(formatAccessLogLine(entry));
