@@ -103,7 +103,8 @@ Result<void> ControlPlane::restart(std::string_view backend) {
 
 Result<admin::RouteAnswer> ControlPlane::route(std::string_view backend_name,
                                                std::string_view client_ip,
-                                               std::optional<std::string_view> cookie) {
+                                               std::optional<std::string_view> cookie,
+                                               std::optional<std::string_view> key) {
   const runtime::SnapshotPtr snapshot = current();
   const runtime::Backend* backend = snapshot->findBackend(backend_name);
   if (backend == nullptr) {
@@ -113,7 +114,7 @@ Result<admin::RouteAnswer> ControlPlane::route(std::string_view backend_name,
   if (!client) {
     return fail(ErrorCode::BadInput, client.error().message);
   }
-  return routeOf(*backend, maglevInUse(*backend), *client, cookie);
+  return routeOf(*backend, maglevInUse(*backend), *client, cookie, key);
 }
 
 Result<std::vector<std::string>> ControlPlane::logs(std::string_view backend, int instance) {

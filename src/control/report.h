@@ -32,12 +32,13 @@ struct StatusInputs {
 /// Every frontend and backend of `snapshot` with its counters and each server's state.
 admin::Status statusOf(const runtime::Snapshot& snapshot, const StatusInputs& inputs);
 
-/// The server a new connection from `client` (with sticky cookie value `cookie`, if any) would
-/// reach on `backend`, and why; `table` is the Maglev table the workers route an ip_hash backend
-/// with. Unavailable when no server can take the client.
+/// The server a new connection from `client` (with sticky cookie value `cookie`, or balance: hash
+/// key value `key`, if any) would reach on `backend`, and why; `table` is the Maglev table the
+/// workers route an ip_hash or hash backend with. Unavailable when no server can take the client.
 Result<admin::RouteAnswer> routeOf(const runtime::Backend& backend,
                                    std::shared_ptr<const balance::MaglevTable> table,
                                    const SocketAddress& client,
-                                   std::optional<std::string_view> cookie);
+                                   std::optional<std::string_view> cookie,
+                                   std::optional<std::string_view> key = std::nullopt);
 
 } // namespace corral::control

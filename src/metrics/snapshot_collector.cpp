@@ -17,6 +17,8 @@ constexpr std::array<const char*, runtime::count<runtime::RejectReason>()> kReje
     "max_connections", "no_server", "proxy_protocol", "tls"};
 constexpr std::array<const char*, runtime::count<runtime::StickyResult>()> kStickyResults = {
     "hit", "miss", "redispatch", "rejected"};
+constexpr std::array<const char*, runtime::count<runtime::HashResult>()> kHashResults = {
+    "hit", "fallback", "bounded"};
 constexpr std::array<const char*, runtime::count<runtime::AcceptError>()> kAcceptErrors = {
     "emfile", "enfile", "enomem", "other"};
 
@@ -128,6 +130,9 @@ void appendBackendFamilies(const runtime::Snapshot& snapshot,
   auto sticky = counterFamily("corral_sticky_total",
                               "Sticky-cookie placements: hit, miss (no cookie), redispatch "
                               "(server gone or down), rejected (forged or stale cookie).");
+  auto hash = counterFamily("corral_hash_total",
+                            "balance: hash placements: hit (the key's server), fallback (no key), "
+                            "bounded (the key's server was over bounded_load).");
   for (const runtime::Backend& backend : snapshot.backends) {
     const std::string& name = backend.config->name;
     const auto& cells = backend.stats->cells;
@@ -137,9 +142,14 @@ void appendBackendFamilies(const runtime::Snapshot& snapshot,
       addSample(sticky, {{"backend", name}, {"result", kStickyResults[result]}},
                 sum(cells, [&](const auto& c) -> const Counter& { return c.sticky[result]; }));
     }
+    for (size_t result = 0; result < kHashResults.size(); ++result) {
+      addSample(hash, {{"backend", name}, {"result", kHashResults[result]}},
+                sum(cells, [&](const auto& c) -> const Counter& { return c.hash[result]; }));
+    }
   }
   families.push_back(std::move(retries));
   families.push_back(std::move(sticky));
+  families.push_back(std::move(hash));
 }
 
 void appendWorkerFamilies(const runtime::Snapshot& snapshot,

@@ -47,7 +47,7 @@ void Session::readRequestHead() {
   event_del(&timer_);
   armIdleTimer();
   if (head.isDone()) {
-    routeByCookie(head.value.cookie_headers);
+    routeByCookie(head.value.header_values);
     return;
   }
   // Not HTTP/1.x (or the client stopped sending mid-head): placed like any L4 client and relayed

@@ -61,6 +61,8 @@ struct Histogram {
 
 enum class RejectReason { MaxConnections, NoServer, ProxyProtocol, Tls, kCount };
 enum class StickyResult { Hit, Miss, Redispatch, Rejected, kCount };
+/// balance: hash: the key's own server, no key (fallback), or passed over for load (bounded).
+enum class HashResult { Hit, Fallback, Bounded, kCount };
 enum class AcceptError { Emfile, Enfile, Enomem, Other, kCount };
 
 template <class E>
@@ -89,6 +91,7 @@ struct FrontendCells {
 struct BackendCells {
   Counter retries;
   std::array<Counter, count<StickyResult>()> sticky;
+  std::array<Counter, count<HashResult>()> hash;
 };
 
 /// Per-worker counters that belong to no frontend or server.

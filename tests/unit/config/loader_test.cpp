@@ -218,6 +218,41 @@ TEST(LoaderTest, ReadsTimeoutsRetriesAndProxyProtocol) {
   EXPECT_EQ(app.send_proxy_protocol, ProxyProtocol::V2);
 }
 
+TEST(LoaderTest, ReadsHashSettings) {
+  const auto read = [](std::string_view hash) {
+    return loadValid(fmt::format(R"(
+frontends: [{{name: web, listen: "127.0.0.1:8080", backend: app}}]
+backends:
+  - name: app
+    balance: hash
+    hash: {}
+    servers: [{{address: "127.0.0.1:9001"}}]
+)",
+                                 hash))
+        .backends.at(0)
+        .hash;
+  };
+  const HashConfig header =
+      read("{key: \"header:X-Tenant\", fallback: ip_hash, bounded_load: 1.25, table_size: 1009}");
+  EXPECT_EQ(header.source, HashSource::Header);
+  EXPECT_EQ(header.name, "X-Tenant");
+  EXPECT_EQ(header.fallback, Balance::IpHash);
+  EXPECT_DOUBLE_EQ(header.bounded_load, 1.25);
+  EXPECT_EQ(header.table_size, 1009u);
+  EXPECT_TRUE(header.needsRequestHead());
+  EXPECT_EQ(read("{key: \"cookie:sid\"}").source, HashSource::Cookie);
+  EXPECT_EQ(read("{key: \"query:room\"}").name, "room");
+  const HashConfig path = read("{key: \"path:2\"}");
+  EXPECT_EQ(path.source, HashSource::Path);
+  EXPECT_EQ(path.path_segments, 2u);
+  const HashConfig sni = read("{key: sni}");
+  EXPECT_EQ(sni.source, HashSource::Sni);
+  EXPECT_FALSE(sni.needsRequestHead());
+  EXPECT_DOUBLE_EQ(sni.bounded_load, 0);
+  EXPECT_EQ(sni.fallback, Balance::RoundRobin);
+  EXPECT_EQ(read("{key: client_ip}").source, HashSource::ClientIp);
+}
+
 TEST(LoaderTest, ReadsIpHashSettings) {
   const BackendConfig api = loadValid(kFullConfig).backends.at(1);
   EXPECT_EQ(api.balance, Balance::IpHash);
