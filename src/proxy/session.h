@@ -48,7 +48,7 @@ enum class Termination {
 std::string_view terminationName(Termination termination);
 
 /// How the server was chosen, as the access log names it.
-enum class ChosenBy { RoundRobin, LeastConnections, IpHash, Cookie, Redispatch };
+enum class ChosenBy { RoundRobin, LeastConnections, IpHash, Cookie, Redispatch, Hash };
 std::string_view chosenByName(ChosenBy chosen_by);
 
 class Session {
@@ -121,6 +121,13 @@ private:
   void placeWithoutCookie(runtime::StickyResult result);
   void insertCookie();
   std::string setCookieHeader() const;
+  // balance: hash (session_key.cpp): the key from the connection or the first request head.
+  bool needsRequestHead() const;
+  std::string_view requestHeadHeader() const;
+  void keyFromConnection();
+  void placeByKey(std::optional<std::string_view> value);
+  void setHashKey(std::optional<uint64_t> key);
+  std::optional<size_t> pickByKey();
   // Placement and connect (session.cpp).
   void connectServer();
   std::optional<size_t> pickServer();
@@ -202,6 +209,7 @@ private:
   double connect_seconds_ = 0;
   uint64_t last_activity_ms_ = 0;
   uint64_t client_key_ = 0; // hash of the client address, for ip_hash
+  std::optional<uint64_t> hash_key_; // balance: hash, when the connection carries the key
 };
 
 } // namespace corral::proxy

@@ -45,6 +45,7 @@ Worker::Worker(size_t id, runtime::SnapshotPtr snapshot, std::vector<int> listen
       [](void* worker) { static_cast<Worker*>(worker)->destroyClosed(); }, this);
   for (const runtime::Backend& backend : snapshot_->backends) {
     balancers_.push_back(runtime::makeBalancer(backend));
+    tables_.push_back(backend.maglev);
   }
   for (size_t i = 0; i < listen_fds.size(); ++i) {
     listeners_.push_back(makeListener(i, listen_fds[i]));
@@ -143,15 +144,18 @@ void Worker::adopt(runtime::SnapshotPtr next, const std::vector<int>& fds) {
   listeners_ = std::move(kept);
   snapshot_ = std::move(next);
   balancers_.clear();
+  tables_.clear();
   for (const runtime::Backend& backend : snapshot_->backends) {
     balancers_.push_back(runtime::makeBalancer(backend));
+    tables_.push_back(backend.maglev);
   }
 }
 
 void Worker::replaceMaglev(const runtime::Snapshot* snapshot, size_t backend,
                            std::shared_ptr<const balance::MaglevTable> table) {
   if (snapshot_.get() == snapshot && backend < balancers_.size()) {
-    balancers_[backend] = runtime::makeBalancer(snapshot_->backends[backend], std::move(table));
+    balancers_[backend] = runtime::makeBalancer(snapshot_->backends[backend], table);
+    tables_[backend] = std::move(table);
   }
 }
 
