@@ -309,5 +309,90 @@ TEST_F(HashTest, TwoCorralProcessesWithTheSameFileAgreeOnTenThousandKeys) {
   EXPECT_EQ(per_server.size(), 4u);
 }
 
+// Bounded loads: ten silent servers, 200 connections that stay open, keys drawn from Zipf(1.1)
+// over 1,000 keys (the same draw for both backends). Each connection is opened once the previous
+// one reached its server, so every pick sees the loads before it.
+constexpr std::string_view kBoundedConfig = R"(
+workers: 2
+access_log: "off"
+frontends:
+  - {name: bounded, listen: "127.0.0.1:0", backend: bounded}
+  - {name: strict, listen: "127.0.0.1:0", backend: strict}
+backends:
+  - {name: bounded, balance: hash, hash: {key: "header:X-Key", bounded_load: 1.25},
+     servers: &servers [${servers}]}
+  - {name: strict, balance: hash, hash: {key: "header:X-Key"}, servers: *servers}
+)";
+
+class BoundedLoadTest : public ::testing::Test {
+protected:
+  static constexpr int kServers = 10;
+  static constexpr int kConnections = 200;
+
+  void SetUp() override {
+    std::string servers;
+    Substitutions substitutions;
+    for (int i = 0; i < kServers; ++i) {
+      backends_.push_back(std::make_unique<FakeBackend>(fmt::format("s{}", i),
+                                                        FakeBackendOptions{.mode = BackendMode::Silent}));
+      servers += fmt::format("{}{{address: \"{}\", name: s{}}}", i ? ", " : "",
+                             backends_.back()->address(), i);
+    }
+    corral_ = std::make_unique<CorralProcess>(kBoundedConfig, Substitutions{{"servers", servers}});
+    ASSERT_TRUE(corral_->ready());
+  }
+
+  int accepted() const {
+    int total = 0;
+    for (const auto& backend : backends_) {
+      total += backend->acceptedConnections();
+    }
+    return total;
+  }
+
+  // Opens the 200 connections on `frontend`, and returns how many each server took.
+  std::vector<int> load(const std::string& frontend) {
+    std::vector<int> before;
+    for (const auto& backend : backends_) {
+      before.push_back(backend->acceptedConnections());
+    }
+    std::vector<double> weights;
+    for (int rank = 1; rank <= 1000; ++rank) {
+      weights.push_back(1.0 / std::pow(rank, 1.1));
+    }
+    std::mt19937_64 random(2018);
+    std::discrete_distribution<int> zipf(weights.begin(), weights.end());
+    std::vector<std::unique_ptr<TcpClient>> open;
+    for (int c = 0; c < kConnections; ++c) {
+      const int reached = accepted();
+      open.push_back(std::make_unique<TcpClient>(corral_->listenAddress(frontend)));
+      EXPECT_TRUE(open.back()->writeAll(
+          fmt::format("GET / HTTP/1.1\r\nX-Key: key-{}\r\n\r\n", zipf(random))));
+      EXPECT_TRUE(pollUntil([&] { return accepted() > reached; }, 10s, 1ms)) << c;
+    }
+    std::vector<int> loads;
+    for (size_t i = 0; i < backends_.size(); ++i) {
+      loads.push_back(backends_[i]->acceptedConnections() - before[i]);
+    }
+    return loads;
+  }
+
+  std::vector<std::unique_ptr<FakeBackend>> backends_;
+  std::unique_ptr<CorralProcess> corral_;
+};
+
+TEST_F(BoundedLoadTest, ZipfKeysStayWithinTheBoundOnlyWithBoundedLoad) {
+  const double mean = double(kConnections) / kServers;
+  const auto bounded = load("bounded");
+  const auto strict = load("strict");
+  const int bounded_max = *std::max_element(bounded.begin(), bounded.end());
+  const int strict_max = *std::max_element(strict.begin(), strict.end());
+  std::cout << fmt::format("Zipf(1.1) over 1000 keys, {} open connections, {} servers (mean {}): "
+                           "hottest server {} with bounded_load 1.25 (bound {}), {} without\n",
+                           kConnections, kServers, mean, bounded_max, 1.25 * mean + 1, strict_max);
+  EXPECT_LE(bounded_max, 1.25 * mean + 1);
+  EXPECT_GT(strict_max, 1.5 * mean);
+}
+
 } // namespace
 } // namespace corral::test
