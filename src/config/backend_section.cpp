@@ -202,7 +202,10 @@ void readBackend(const Field& section, BackendConfig& backend) {
                              "backend are its instances; put the other servers in a backend of "
                              "their own");
   }
-  warnUnusedSection(section, "sticky_cookie", Balance::StickyCookie, backend);
+  // A hash key read from the request head takes max_header_size and header_timeout from there.
+  if (backend.balance != Balance::Hash || !backend.hash.needsRequestHead()) {
+    warnUnusedSection(section, "sticky_cookie", Balance::StickyCookie, backend);
+  }
   warnUnusedSection(section, "ip_hash", Balance::IpHash, backend);
   warnUnusedSection(section, "hash", Balance::Hash, backend);
   if (backend.balance == Balance::Hash && !section.has("hash")) {

@@ -335,6 +335,23 @@ backends:
 }
 
 // Keys that their sibling settings make pointless load, but each one is pointed out.
+// A hash key in the request head is read with sticky_cookie's max_header_size and header_timeout.
+TEST(LoaderTest, AHashKeyInTheRequestHeadUsesTheStickyCookieLimitsWithoutAWarning) {
+  auto loaded = loadString(R"(
+frontends: [{name: web, listen: "127.0.0.1:8080", backend: app}]
+backends:
+  - name: app
+    balance: hash
+    hash: {key: "query:room"}
+    sticky_cookie: {max_header_size: 8KiB, header_timeout: 2s}
+    servers: [{address: "127.0.0.1:9001"}]
+)",
+                           "corral.yaml");
+  ASSERT_TRUE(loaded) << loaded.error().at(0).toString();
+  EXPECT_TRUE(loaded->warnings.empty()) << loaded->warnings.at(0).toString();
+  EXPECT_EQ(loaded->config.backends.at(0).sticky_cookie.max_header_size, 8u * 1024);
+}
+
 TEST(LoaderTest, WarnsAboutKeysThatOtherSettingsIgnore) {
   auto loaded = loadString(R"(
 frontends:
