@@ -18,12 +18,13 @@ packages=(
   docker.io docker-compose debootstrap iptables   # the docker-compose cluster test (scripts/docker.sh)
 )
 
-# npm packages of the browser test, exactly as package-lock.json pins them (the registry is
-# reachable; nothing is vendored). Node itself is the machine's.
+# npm packages of the browser test and the socket.io tests (tests/integration/realtime), exactly
+# as package-lock.json pins them (the registry is reachable; nothing is vendored). Node itself is
+# the machine's.
 install_npm_packages() {
   local root dir
   root=$(cd "$(dirname "$0")/.." && pwd)
-  for dir in tests/browser; do
+  for dir in tests/browser tests/integration/realtime; do
     # npm writes node_modules/.package-lock.json last: newer than the lock means up to date.
     [[ $root/$dir/node_modules/.package-lock.json -nt $root/$dir/package-lock.json ]] && continue
     echo "setup: npm ci in $dir"

@@ -347,7 +347,7 @@ void AdminServer::Impl::route(Call& call) {
   const auto backend = queryValue(call, "backend");
   const auto client = queryValue(call, "client");
   if (!backend || !client) {
-    sendError(call.request, kBadRequest, "route needs ?backend=NAME&client=IP[&cookie=VALUE]");
+    sendError(call.request, kBadRequest, "route needs ?backend=NAME&client=IP[&cookie=VALUE][&key=VALUE]");
     return;
   }
   if (!isIpLiteral(*client)) {
@@ -356,8 +356,10 @@ void AdminServer::Impl::route(Call& call) {
     return;
   }
   const auto cookie = queryValue(call, "cookie");
+  const auto key = queryValue(call, "key");
   const auto answer = control_.route(*backend, *client,
-                                     cookie ? std::optional<std::string_view>(*cookie) : std::nullopt);
+                                     cookie ? std::optional<std::string_view>(*cookie) : std::nullopt,
+                                     key ? std::optional<std::string_view>(*key) : std::nullopt);
   if (!answer) {
     sendError(call.request, answer.error());
     return;

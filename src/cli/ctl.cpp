@@ -303,6 +303,9 @@ Result<void> routeCommand(const Context& ctx) {
   if (!ctx.options.cookie.empty()) {
     target += "&cookie=" + percentEncode(ctx.options.cookie);
   }
+  if (!ctx.options.key.empty()) {
+    target += "&key=" + percentEncode(ctx.options.key);
+  }
   const auto answer = jsonAnswer(ctx.client.get(target));
   if (!answer) {
     return std::unexpected(answer.error());
@@ -513,6 +516,8 @@ CLI::App* addCtlCommand(CLI::App& app, CtlOptions& options) {
   route->add_option("backend", options.target, "BACKEND")->required();
   route->add_option("--client", options.client, "the client's IP address")->required();
   route->add_option("--cookie", options.cookie, "the sticky cookie's value, if any");
+  route->add_option("--key", options.key,
+                    "balance: hash: the key's value (header or cookie value, /t/42 for path:2)");
   command("top", "live view of frontends and servers, busiest first; q quits")
       ->add_flag("--once", options.once, "print one frame and exit");
   return ctl;

@@ -22,6 +22,7 @@ struct CtlOptions {
   std::string weight;     // text, so that a bad value gets ctl's own one-line error
   std::string client;     // route --client
   std::string cookie;     // route --cookie; empty: none
+  std::string key;        // route --key; empty: none
   bool json = false;      // status --json
   bool follow = false;    // logs --follow
   bool once = false;      // top --once

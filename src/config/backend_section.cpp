@@ -155,6 +155,7 @@ constexpr KeyRule<BackendConfig> kBackendKeys[] = {
     {"sticky_cookie",
      [](const Field& f, BackendConfig& c) { readStickyCookie(f, c.sticky_cookie); }},
     {"ip_hash", [](const Field& f, BackendConfig& c) { readIpHash(f, c.ip_hash); }},
+    {"hash", [](const Field& f, BackendConfig& c) { readHash(f, c.hash); }},
     {"servers", [](const Field& f, BackendConfig& c) { readServers(f, c.servers); }},
     {"resolve_interval", [](const Field& f, BackendConfig& c) { f.read(c.resolve_interval, 1ms); }},
     {"spawn", [](const Field& f, BackendConfig& c) { readSpawn(f, c.spawn); }},
@@ -189,14 +190,15 @@ void warnUnusedSection(const Field& section, std::string_view key, Balance mode,
 
 void checkTableSize(const Field& section, const BackendConfig& backend) {
   const uint64_t servers = backend.spawn ? backend.spawn->instances : backend.servers.size();
-  if (backend.balance != Balance::IpHash ||
-      backend.ip_hash.table_size >= kTableSlotsPerServer * servers) {
+  const bool hash = backend.balance == Balance::Hash;
+  const uint32_t size = hash ? backend.hash.table_size : backend.ip_hash.table_size;
+  if ((backend.balance != Balance::IpHash && !hash) || size >= kTableSlotsPerServer * servers) {
     return;
   }
   section.warnAt(
-      "ip_hash.table_size",
-      fmt::format("{} slots for {} servers spread clients unevenly; use a prime above {}",
-                  backend.ip_hash.table_size, servers, kTableSlotsPerServer * servers));
+      hash ? "hash.table_size" : "ip_hash.table_size",
+      fmt::format("{} slots for {} servers spread clients unevenly; use a prime above {}", size,
+                  servers, kTableSlotsPerServer * servers));
 }
 
 } // namespace
@@ -218,8 +220,16 @@ void readBackend(const Field& section, BackendConfig& backend) {
                              "backend are its instances; put the other servers in a backend of "
                              "their own");
   }
-  warnUnusedSection(section, "sticky_cookie", Balance::StickyCookie, backend);
+  // A hash key read from the request head takes max_header_size and header_timeout from there.
+  if (backend.balance != Balance::Hash || !backend.hash.needsRequestHead()) {
+    warnUnusedSection(section, "sticky_cookie", Balance::StickyCookie, backend);
+  }
   warnUnusedSection(section, "ip_hash", Balance::IpHash, backend);
+  warnUnusedSection(section, "hash", Balance::Hash, backend);
+  if (backend.balance == Balance::Hash && !section.has("hash")) {
+    section.errorAt("hash", "balance: hash needs hash.key (header:NAME, cookie:NAME, query:NAME, "
+                            "path:N, sni or client_ip)");
+  }
   checkTableSize(section, backend);
 }
 

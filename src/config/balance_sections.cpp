@@ -1,4 +1,6 @@
 #include <algorithm>
+#include <charconv>
+#include <utility>
 #include <cstring>
 
 #include <fmt/format.h>
@@ -41,8 +43,9 @@ void readFallback(const Field& field, Balance& out) {
   if (!field.read(fallback, kBalanceChoices)) {
     return;
   }
-  if (fallback == Balance::StickyCookie) {
-    field.error("the fallback places clients without a cookie, so it cannot be sticky_cookie");
+  if (fallback == Balance::StickyCookie || fallback == Balance::Hash) {
+    field.error("the fallback places clients without a cookie, so it cannot be sticky_cookie or "
+                "hash");
     return;
   }
   out = fallback;
@@ -93,7 +96,95 @@ constexpr KeyRule<IpHashConfig> kIpHashKeys[] = {
     {"table_size", [](const Field& f, IpHashConfig& c) { readTableSize(f, c.table_size); }},
 };
 
+// `key: header:X-Tenant`, `cookie:sid`, `query:room`, `path:2`, `sni` or `client_ip`.
+void readHashKey(const Field& field, HashConfig& hash) {
+  std::string text;
+  if (!field.read(text)) {
+    return;
+  }
+  const size_t colon = text.find(':');
+  const std::string_view kind = std::string_view(text).substr(0, colon);
+  const std::string name = colon == std::string::npos ? "" : text.substr(colon + 1);
+  static constexpr std::pair<std::string_view, HashSource> kNamed[] = {
+      {"header", HashSource::Header}, {"cookie", HashSource::Cookie}, {"query", HashSource::Query}};
+  for (const auto& [named, source] : kNamed) {
+    if (kind == named) {
+      if (name.empty() || !isCookieName(name)) { // header and parameter names are tokens too
+        field.error(fmt::format("{}:NAME needs a name made of token characters, got \"{}\"", kind,
+                                name));
+        return;
+      }
+      hash.source = source;
+      hash.name = name;
+      return;
+    }
+  }
+  if (kind == "path") {
+    uint32_t segments = 0;
+    const auto [end, ec] = std::from_chars(name.data(), name.data() + name.size(), segments);
+    if (ec != std::errc() || end != name.data() + name.size() || segments < 1 || segments > 64) {
+      field.error(fmt::format("path:N needs N from 1 to 64 (the first N path segments), got \"{}\"",
+                              name));
+      return;
+    }
+    hash.source = HashSource::Path;
+    hash.path_segments = segments;
+    return;
+  }
+  if ((kind == "sni" || kind == "client_ip") && colon == std::string::npos) {
+    hash.source = kind == "sni" ? HashSource::Sni : HashSource::ClientIp;
+    return;
+  }
+  field.error(fmt::format("\"{}\" is not a key source; use header:NAME, cookie:NAME, query:NAME, "
+                          "path:N, sni or client_ip",
+                          text));
+}
+
+void readHashFallback(const Field& field, Balance& out) {
+  Balance fallback = out;
+  if (!field.read(fallback, kBalanceChoices)) {
+    return;
+  }
+  if (fallback != Balance::RoundRobin && fallback != Balance::IpHash) {
+    field.error("a connection without the key is placed by round_robin or ip_hash");
+    return;
+  }
+  out = fallback;
+}
+
+// c <= 1 would ask every server to stay at or under the mean, which no placement can do while
+// connections come one at a time (Mirrokni et al. need c > 1); 0 turns bounded loads off.
+void readBoundedLoad(const Field& field, double& out) {
+  std::string text;
+  if (!field.read(text)) {
+    return;
+  }
+  double value = -1;
+  const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (ec != std::errc() || end != text.data() + text.size() ||
+      !(value == 0 || (value > 1 && value <= 100))) {
+    field.error(fmt::format("bounded_load must be 0 (off) or a factor above 1 such as 1.25, "
+                            "got \"{}\"",
+                            text));
+    return;
+  }
+  out = value;
+}
+
+constexpr KeyRule<HashConfig> kHashKeys[] = {
+    {"key", [](const Field& f, HashConfig& c) { readHashKey(f, c); }},
+    {"fallback", [](const Field& f, HashConfig& c) { readHashFallback(f, c.fallback); }},
+    {"bounded_load", [](const Field& f, HashConfig& c) { readBoundedLoad(f, c.bounded_load); }},
+    {"table_size", [](const Field& f, HashConfig& c) { readTableSize(f, c.table_size); }},
+};
+
 } // namespace
+
+void readHash(const Field& section, HashConfig& hash) {
+  if (readSection(section, hash, kHashKeys)) {
+    section.require("key");
+  }
+}
 
 void readStickyCookie(const Field& section, StickyCookieConfig& sticky_cookie) {
   readSection(section, sticky_cookie, kStickyCookieKeys);

@@ -12,11 +12,12 @@
 
 namespace corral::config {
 
-inline constexpr std::array<Choice<Balance>, 4> kBalanceChoices{{
+inline constexpr std::array<Choice<Balance>, 5> kBalanceChoices{{
     {"round_robin", Balance::RoundRobin},
     {"least_connections", Balance::LeastConnections},
     {"ip_hash", Balance::IpHash},
     {"sticky_cookie", Balance::StickyCookie},
+    {"hash", Balance::Hash},
 }};
 
 /// The whole file: workers, admin, metrics, access_log, frontends, backends.
@@ -26,6 +27,7 @@ void readBackend(const Field& section, BackendConfig& backend);
 
 void readStickyCookie(const Field& section, StickyCookieConfig& sticky_cookie);
 void readIpHash(const Field& section, IpHashConfig& ip_hash);
+void readHash(const Field& section, HashConfig& hash);
 void readSpawn(const Field& section, std::optional<SpawnConfig>& spawn);
 void readHealthCheck(const Field& section, std::optional<HealthCheckConfig>& health_check);
 void readPassive(const Field& section, PassiveConfig& passive);

@@ -45,8 +45,8 @@ void checkNames(const Config& config, Diagnostics& diagnostics) {
   }
 }
 
-// `key` names a backend; sticky_cookie ones cannot be reached through tls_passthrough, which
-// never sees the HTTP request that carries the cookie.
+// `key` names a backend; sticky_cookie ones (and hash ones keyed by the request) cannot be reached
+// through tls_passthrough, which never sees the HTTP request that carries the cookie or key.
 void checkReference(const Config& config, const std::string& name, const std::string& key,
                     bool encrypted, Diagnostics& diagnostics) {
   if (name.empty()) {
@@ -65,6 +65,10 @@ void checkReference(const Config& config, const std::string& name, const std::st
   } else if (encrypted && backend->balance == Balance::StickyCookie) {
     diagnostics.errorAt(key, fmt::format("backend \"{}\" balances by sticky_cookie, which needs "
                                          "the HTTP request; tls_passthrough keeps it encrypted",
+                                         name));
+  } else if (encrypted && backend->balance == Balance::Hash && backend->hash.needsRequestHead()) {
+    diagnostics.errorAt(key, fmt::format("backend \"{}\" hashes a key of the HTTP request, which "
+                                         "tls_passthrough keeps encrypted; use key: sni",
                                          name));
   }
 }

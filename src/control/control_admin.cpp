@@ -104,7 +104,8 @@ Result<void> ControlPlane::restart(std::string_view backend) {
 
 Result<admin::RouteAnswer> ControlPlane::route(std::string_view backend_name,
                                                std::string_view client_ip,
-                                               std::optional<std::string_view> cookie) {
+                                               std::optional<std::string_view> cookie,
+                                               std::optional<std::string_view> key) {
   const runtime::SnapshotPtr snapshot = current();
   const runtime::Backend* backend = snapshot->findBackend(backend_name);
   if (backend == nullptr) {
@@ -115,18 +116,20 @@ Result<admin::RouteAnswer> ControlPlane::route(std::string_view backend_name,
     return fail(ErrorCode::BadInput, client.error().message);
   }
   const size_t index = static_cast<size_t>(backend - snapshot->backends.data());
-  const auto next_pick = [&](std::span<const balance::Candidate> candidates, uint64_t key) {
+  const auto next_pick = [&](std::span<const balance::Candidate> candidates, uint64_t client_key) {
     if (backend->placement() != config::Balance::IpHash) {
-      const proxy::Proxy::NextPick next = proxy_->peekPick(0, snapshot.get(), index, candidates, key);
+      const proxy::Proxy::NextPick next =
+          proxy_->peekPick(0, snapshot.get(), index, candidates, client_key);
       if (next.known) {
         return next.server;
       }
       // Worker 0 has not adopted this snapshot yet; when it does, its balancers start afresh.
     }
     // ip_hash has no state but its table: the one last posted, which workers have or soon will.
-    return runtime::makeBalancer(*backend, maglevInUse(*backend))->peek(candidates, key);
+    return runtime::makeBalancer(*backend, maglevInUse(*backend))->peek(candidates, client_key);
   };
-  return routeOf(*backend, next_pick, proxy_->workerCount(), *client, cookie);
+  return routeOf(*backend, maglevInUse(*backend), next_pick, proxy_->workerCount(), *client,
+                 cookie, key);
 }
 
 Result<std::vector<std::string>> ControlPlane::logs(std::string_view backend, int instance) {

@@ -64,7 +64,7 @@ void ControlPlane::onHealthChanged(const health::CheckTarget& target,
 void ControlPlane::refreshMaglev(const std::string& backend_name) {
   const runtime::SnapshotPtr snapshot = current();
   const runtime::Backend* backend = snapshot->findBackend(backend_name);
-  if (backend == nullptr || backend->placement() != config::Balance::IpHash) {
+  if (backend == nullptr || !backend->usesMaglev()) {
     return;
   }
   auto table = runtime::buildMaglevTable(*backend, runtime::steadyMs());
@@ -91,7 +91,7 @@ void ControlPlane::onSlowStartTick() {
   const runtime::SnapshotPtr snapshot = current();
   const int64_t now = runtime::steadyMs();
   for (const runtime::Backend& backend : snapshot->backends) {
-    if (backend.placement() != config::Balance::IpHash) {
+    if (!backend.usesMaglev()) {
       continue;
     }
     bool changing = false;

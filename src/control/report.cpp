@@ -2,9 +2,14 @@
 
 #include "report.h"
 
+#include <algorithm>
+#include <cctype>
+#include <span>
+
 #include <fmt/format.h>
 
 #include "corral/balance/client_key.h"
+#include "corral/balance/key_hash.h"
 #include "corral/runtime/placement.h"
 
 namespace corral::control {
@@ -16,6 +21,7 @@ std::string_view balanceName(config::Balance balance) {
   case config::Balance::LeastConnections: return "least_connections";
   case config::Balance::IpHash: return "ip_hash";
   case config::Balance::StickyCookie: return "sticky_cookie";
+  case config::Balance::Hash: return "hash";
   }
   return "unknown";
 }
@@ -121,9 +127,54 @@ admin::Status statusOf(const runtime::Snapshot& snapshot, const StatusInputs& in
   return status;
 }
 
-Result<admin::RouteAnswer> routeOf(const runtime::Backend& backend, const NextPick& next_pick,
-                                   size_t workers, const SocketAddress& client,
-                                   std::optional<std::string_view> cookie) {
+namespace {
+
+// balance: hash: what Session::pickByKey would do with this key and these loads; nullopt when the
+// connection would carry no key (it goes to hash.fallback).
+std::optional<Result<admin::RouteAnswer>> routeHashKey(const runtime::Backend& backend,
+                                                       const balance::MaglevTable& table,
+                                                       const SocketAddress& client,
+                                                       std::optional<std::string_view> value,
+                                                       std::span<const balance::Candidate> candidates) {
+  const config::HashConfig& hash = backend.config->hash;
+  std::optional<uint64_t> key;
+  if (hash.source == config::HashSource::ClientIp) {
+    key = balance::clientKey(client, backend.config->ip_hash.ipv4_prefix,
+                             backend.config->ip_hash.ipv6_prefix);
+  } else if (value && !value->empty()) {
+    std::string text(*value);
+    if (hash.source == config::HashSource::Sni) { // as sessions do: names are case-insensitive
+      std::ranges::transform(text, text.begin(), [](unsigned char c) { return std::tolower(c); });
+    }
+    key = balance::applicationKey(text);
+  }
+  if (!key) {
+    return std::nullopt;
+  }
+  const auto pick = balance::pickByKey(table, candidates, *key, hash.bounded_load);
+  if (!pick.server) {
+    return fail(ErrorCode::Unavailable, fmt::format("no server of {} is up", backend.config->name));
+  }
+  const std::string& home = backend.servers[pick.first_choice].name;
+  std::string why = fmt::format("hash: the key falls in table slot {} of {}, owned by {}", pick.slot,
+                                table.tableSize(), home);
+  if (pick.skipped_for_load > 0) {
+    why += fmt::format("; bounded_load {} passed over {} slot(s) of servers above the bound",
+                       hash.bounded_load, pick.skipped_for_load);
+  } else if (*pick.server != pick.first_choice) {
+    why += ", which cannot take clients now; the next slots' owner can";
+  }
+  return admin::RouteAnswer{.server = backend.servers[*pick.server].name, .reason = why};
+}
+
+} // namespace
+
+Result<admin::RouteAnswer> routeOf(const runtime::Backend& backend,
+                                   std::shared_ptr<const balance::MaglevTable> table,
+                                   const NextPick& next_pick, size_t workers,
+                                   const SocketAddress& client,
+                                   std::optional<std::string_view> cookie,
+                                   std::optional<std::string_view> key_value) {
   const std::string_view backend_name = backend.config->name;
   const int64_t now = runtime::steadyMs();
   std::string why;
@@ -142,6 +193,12 @@ Result<admin::RouteAnswer> routeOf(const runtime::Backend& backend, const NextPi
   }
   std::vector<balance::Candidate> candidates;
   runtime::fillCandidates(backend, {}, now, candidates); // as a worker does for a new client
+  if (backend.config->balance == config::Balance::Hash) {
+    if (auto answer = routeHashKey(backend, *table, client, key_value, candidates)) {
+      return std::move(*answer);
+    }
+    why += "no key: hash.fallback ";
+  }
   uint64_t key = 0;
   switch (backend.placement()) {
   case config::Balance::IpHash:

@@ -38,13 +38,17 @@ admin::Status statusOf(const runtime::Snapshot& snapshot, const StatusInputs& in
 using NextPick = std::function<std::optional<size_t>(std::span<const balance::Candidate>,
                                                      uint64_t client_key)>;
 
-/// The server the next connection from `client` (with sticky cookie value `cookie`, if any)
-/// reaches on `backend`, and why. Without a valid cookie the candidates are those a worker sees
-/// (runtime::fillCandidates) and `next_pick` chooses. Round robin and least connections are
-/// per worker: with `workers` above 1 the reason says the answer is worker 0's. Unavailable when
-/// no server can take the client.
-Result<admin::RouteAnswer> routeOf(const runtime::Backend& backend, const NextPick& next_pick,
-                                   size_t workers, const SocketAddress& client,
-                                   std::optional<std::string_view> cookie);
+/// The server the next connection from `client` (with sticky cookie value `cookie`, or balance:
+/// hash key value `key`, if any) reaches on `backend`, and why. A key is placed on `table`, the
+/// Maglev table the workers route an ip_hash or hash backend with. Otherwise the candidates are
+/// those a worker sees (runtime::fillCandidates) and `next_pick` chooses. Round robin and least
+/// connections are per worker: with `workers` above 1 the reason says the answer is worker 0's.
+/// Unavailable when no server can take the client.
+Result<admin::RouteAnswer> routeOf(const runtime::Backend& backend,
+                                   std::shared_ptr<const balance::MaglevTable> table,
+                                   const NextPick& next_pick, size_t workers,
+                                   const SocketAddress& client,
+                                   std::optional<std::string_view> cookie,
+                                   std::optional<std::string_view> key = std::nullopt);
 
 } // namespace corral::control

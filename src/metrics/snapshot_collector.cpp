@@ -18,6 +18,8 @@ constexpr std::array<const char*, runtime::count<runtime::RejectReason>()> kReje
     "client_limit", "client_rate", "bad_request"};
 constexpr std::array<const char*, runtime::count<runtime::StickyResult>()> kStickyResults = {
     "hit", "miss", "redispatch", "rejected"};
+constexpr std::array<const char*, runtime::count<runtime::HashResult>()> kHashResults = {
+    "hit", "fallback", "bounded"};
 constexpr std::array<const char*, runtime::count<runtime::AcceptError>()> kAcceptErrors = {
     "emfile", "enfile", "enomem", "other"};
 constexpr std::array<const char*, runtime::count<runtime::QueueRejection>()> kQueueRejections = {
@@ -136,6 +138,9 @@ void appendBackendFamilies(const runtime::Snapshot& snapshot,
   auto queue_rejections = counterFamily("corral_backend_queue_rejections_total",
                                         "Clients closed by the queue: timeout (waited "
                                         "queue.timeout), full (queue.max already waiting).");
+  auto hash = counterFamily("corral_hash_total",
+                            "balance: hash placements: hit (the key's server), fallback (no key), "
+                            "bounded (the key's server was over bounded_load).");
   for (const runtime::Backend& backend : snapshot.backends) {
     const std::string& name = backend.config->name;
     const auto& cells = backend.stats->cells;
@@ -152,11 +157,16 @@ void appendBackendFamilies(const runtime::Snapshot& snapshot,
                   return c.queue_rejections[reason];
                 }));
     }
+    for (size_t result = 0; result < kHashResults.size(); ++result) {
+      addSample(hash, {{"backend", name}, {"result", kHashResults[result]}},
+                sum(cells, [&](const auto& c) -> const Counter& { return c.hash[result]; }));
+    }
   }
   families.push_back(std::move(retries));
   families.push_back(std::move(sticky));
   families.push_back(std::move(queue_length));
   families.push_back(std::move(queue_rejections));
+  families.push_back(std::move(hash));
 }
 
 void appendWorkerFamilies(const runtime::Snapshot& snapshot,

@@ -21,6 +21,7 @@ struct Collector {
   bool value_started = false;   // its value has had a callback already
   bool folded = false;
   bool head_complete = false;
+  std::string_view target;
   std::vector<std::string_view> values;
 };
 
@@ -31,6 +32,11 @@ int onHeaderField(http_parser* parser, const char* at, size_t length) {
   // The whole buffer is given to one http_parser_execute() call, so a name arrives in one piece.
   collector.in_collected = equalsIgnoringCase({at, length}, collector.collect);
   collector.value_started = false;
+  return 0;
+}
+
+int onUrl(http_parser* parser, const char* at, size_t length) {
+  collectorOf(parser).target = {at, length}; // one piece: the whole buffer is one execute() call
   return 0;
 }
 
@@ -91,6 +97,7 @@ HeadScan scanHead(std::string_view bytes, http_parser_type type, size_t max_head
                   std::string_view collect) {
   http_parser_settings settings;
   http_parser_settings_init(&settings);
+  settings.on_url = onUrl;
   settings.on_header_field = onHeaderField;
   settings.on_header_value = onHeaderValue;
   settings.on_headers_complete = onHeadersComplete;
@@ -118,7 +125,8 @@ HeadScan scanHead(std::string_view bytes, http_parser_type type, size_t max_head
   return HeadScan{.progress = Progress::Done,
                   .size = parsed + 1,
                   .status = static_cast<int>(parser.status_code),
-                  .values = std::move(collector.values)};
+                  .values = std::move(collector.values),
+                  .target = collector.target};
 }
 
 } // namespace corral::protocol::detail

@@ -27,6 +27,7 @@ struct HeadScan {
   size_t size = 0;               // bytes of the head, blank line included, when Done
   int status = 0;                // responses only
   std::vector<std::string_view> values; // values of the headers named `collect`, in order
+  std::string_view target;              // requests only: the request-target, as sent
 };
 
 /// Scans the head of a request or response (`type`) at the start of `bytes`, reading at most

@@ -101,6 +101,7 @@ std::string_view chosenByName(ChosenBy chosen_by) {
   case ChosenBy::IpHash: return "ip_hash";
   case ChosenBy::Cookie: return "cookie";
   case ChosenBy::Redispatch: return "redispatch";
+  case ChosenBy::Hash: return "hash";
   }
   return "unknown";
 }
@@ -209,6 +210,9 @@ void Session::onPoll(uint64_t token_value, uint32_t events) {
 std::optional<size_t> Session::pickServer() {
   if (sticky_target_ && attempts_ == 0) {
     return sticky_target_;
+  }
+  if (hash_key_) {
+    return pickByKey();
   }
   auto& candidates = worker_.candidates();
   runtime::fillCandidates(*backend_, std::span(tried_.data(), attempts_), runtime::steadyMs(),

@@ -61,7 +61,7 @@ enum class Termination {
 std::string_view terminationName(Termination termination);
 
 /// How the server was chosen, as the access log names it.
-enum class ChosenBy { RoundRobin, LeastConnections, IpHash, Cookie, Redispatch };
+enum class ChosenBy { RoundRobin, LeastConnections, IpHash, Cookie, Redispatch, Hash };
 std::string_view chosenByName(ChosenBy chosen_by);
 
 class Session {
@@ -139,6 +139,13 @@ private:
   void placeWithoutCookie(runtime::StickyResult result);
   void insertCookie();
   std::string setCookieHeader() const;
+  // balance: hash (session_key.cpp): the key from the connection or the first request head.
+  bool needsRequestHead() const;
+  std::string_view requestHeadHeader() const;
+  void keyFromConnection();
+  void placeByKey(std::optional<std::string_view> value);
+  void setHashKey(std::optional<uint64_t> key);
+  std::optional<size_t> pickByKey();
   // Placement and connect (session.cpp).
   void connectServer();
   std::optional<size_t> pickServer();
@@ -246,6 +253,7 @@ private:
   enum class Traffic : uint8_t { Unknown, Http, Settled, Tunnel };
   Traffic traffic_ = Traffic::Unknown;
   runtime::ClientTable::Ticket client_ticket_; // counted in frontend_.clients until released
+  std::optional<uint64_t> hash_key_; // balance: hash, when the connection carries the key
 };
 
 } // namespace corral::proxy

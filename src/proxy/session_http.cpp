@@ -32,7 +32,7 @@ int64_t unixNow() {
 void Session::readRequestHead() {
   const size_t max = std::min<size_t>(backend_->config->sticky_cookie.max_header_size,
                                       Buffer::kCapacity);
-  const auto head = protocol::parseRequestHead(preambleBytes(max), max);
+  const auto head = protocol::parseRequestHead(preambleBytes(max), max, requestHeadHeader());
   if (head.needsMore() && !up_.eof) {
     return; // the header timer bounds the wait
   }
@@ -49,8 +49,17 @@ void Session::readRequestHead() {
   traffic_ = head.isDone() ? Traffic::Http : Traffic::Unknown; // Unknown: tunnel once answered
   event_del(&timer_);
   armIdleTimer();
+  const bool hash = backend_->config->balance == config::Balance::Hash;
   if (head.isDone()) {
-    routeByCookie(head.value.cookie_headers);
+    if (hash) {
+      placeByKey(requestKey(backend_->config->hash, head.value));
+    } else {
+      routeByCookie(head.value.header_values);
+    }
+    return;
+  }
+  if (hash) {
+    placeByKey(std::nullopt);
     return;
   }
   // Not HTTP/1.x (or the client stopped sending mid-head): placed like any L4 client and relayed

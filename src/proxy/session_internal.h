@@ -6,9 +6,12 @@
 #include <algorithm>
 #include <chrono>
 #include <cstddef>
+#include <optional>
 #include <string>
 #include <string_view>
 
+#include "corral/config/config.h"
+#include "corral/protocol/http_request_head.h"
 #include "corral/runtime/stats.h"
 
 namespace corral::proxy {
@@ -26,6 +29,11 @@ inline timeval toTimeval(std::chrono::milliseconds ms) {
   return {static_cast<time_t>(ms.count() / 1000),
           static_cast<suseconds_t>(ms.count() % 1000 * 1000)};
 }
+
+/// balance: hash with an HTTP key source: the key's value in the first request head, parsed with
+/// requestHeadHeader() collected; nullopt when the request does not carry it (or carries it empty).
+std::optional<std::string_view> requestKey(const config::HashConfig& hash,
+                                           const protocol::RequestHead& head);
 
 constexpr size_t rejectIndex(runtime::RejectReason reason) { return static_cast<size_t>(reason); }
 

@@ -210,7 +210,7 @@ void Session::useBackend(size_t index) {
 
 void Session::beginBackend() {
   event_del(&timer_);
-  if (backend_->config->balance == config::Balance::StickyCookie) {
+  if (needsRequestHead()) {
     phase_ = Phase::RequestHead; // readRequestHead() connects once the head is in
     const timeval header_timeout = toTimeval(backend_->config->sticky_cookie.header_timeout);
     evtimer_add(&timer_, &header_timeout);
@@ -220,6 +220,7 @@ void Session::beginBackend() {
     }
     return;
   }
+  keyFromConnection();
   phase_ = Phase::Relay;
   armIdleTimer();
   connectServer();

@@ -145,8 +145,10 @@ void Worker::adopt(runtime::SnapshotPtr next, const std::vector<int>& fds) {
 
 void Worker::makeBalancers() {
   auto balancers = std::make_shared<Balancers>(Balancers{.snapshot = snapshot_, .by_backend = {}});
+  tables_.clear();
   for (const runtime::Backend& backend : snapshot_->backends) {
     balancers->by_backend.push_back(runtime::makeBalancer(backend));
+    tables_.push_back(backend.maglev);
   }
   balancers_ = balancers;
   published_.store(std::move(balancers));
@@ -157,6 +159,7 @@ void Worker::replaceMaglev(const runtime::Snapshot* snapshot, size_t backend,
   if (snapshot_.get() != snapshot || backend >= balancers_->by_backend.size()) {
     return;
   }
+  tables_[backend] = table;
   auto balancers = std::make_shared<Balancers>(*balancers_); // a published set stays as it is
   balancers->by_backend[backend] = runtime::makeBalancer(snapshot_->backends[backend],
                                                          std::move(table));

@@ -44,7 +44,8 @@ public:
   /// On this worker's thread: route new connections with `next`. fds[f] is a new listening socket
   /// for next's frontend f, or -1 to keep the listener of the frontend with the same name.
   void adopt(runtime::SnapshotPtr next, const std::vector<int>& fds);
-  /// On this worker's thread: use `table` for ip_hash backend `backend` if still on `snapshot`.
+  /// On this worker's thread: use `table` for ip_hash or hash backend `backend` if still on
+  /// `snapshot`.
   void replaceMaglev(const runtime::Snapshot* snapshot, size_t backend,
                      std::shared_ptr<const balance::MaglevTable> table);
 
@@ -62,6 +63,9 @@ public:
   size_t id() const { return id_; }
   uint64_t nextSessionId() { return (uint64_t{id_} << 48) | ++session_counter_; }
   balance::Balancer& balancer(size_t backend) { return *balancers_->by_backend[backend]; }
+  /// The Maglev table `backend` routes with now (the snapshot's, or a newer replaceMaglev one);
+  /// null unless the backend usesMaglev().
+  const balance::MaglevTable* maglev(size_t backend) const { return tables_[backend].get(); }
   std::vector<balance::Candidate>& candidates() { return candidates_; }
   AccessLog::Buffer* accessLog() { return access_log_; }
   BufferPool& buffers() { return buffers_; }
@@ -104,6 +108,7 @@ private:
   std::vector<std::unique_ptr<Listener>> listeners_;
   std::shared_ptr<Balancers> balancers_; // one balancer per backend of snapshot_
   std::atomic<std::shared_ptr<const Balancers>> published_; // balancers_, for other threads
+  std::vector<std::shared_ptr<const balance::MaglevTable>> tables_; // one per backend (maglev())
   std::vector<balance::Candidate> candidates_;                // scratch for pick()
   AccessLog::Buffer* access_log_ = nullptr;
   BufferPool buffers_;

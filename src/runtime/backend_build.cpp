@@ -42,7 +42,7 @@ Result<std::pair<std::string, std::optional<std::string>>> readKeys(const std::s
 } // namespace
 
 Result<void> buildMaglev(Backend& backend) {
-  if (backend.placement() != config::Balance::IpHash) {
+  if (!backend.usesMaglev()) {
     return {};
   }
   // Effective weights, as the control plane's rebuilds use: a reload keeps a `ctl weight` override

@@ -55,8 +55,11 @@ std::vector<balance::MaglevServer> maglevServers(const Backend& backend, int64_t
 
 Result<std::shared_ptr<const balance::MaglevTable>> buildMaglevTable(const Backend& backend,
                                                                      int64_t now_ms) {
+  const config::BackendConfig& config = *backend.config;
   auto table = balance::MaglevTable::create(maglevServers(backend, now_ms),
-                                            backend.config->ip_hash.table_size);
+                                            config.balance == config::Balance::Hash
+                                                ? config.hash.table_size
+                                                : config.ip_hash.table_size);
   if (!table) {
     return std::unexpected(table.error());
   }
@@ -73,6 +76,7 @@ std::unique_ptr<balance::Balancer> makeBalancer(const Backend& backend,
     return balance::makeIpHash(std::move(table));
   case config::Balance::RoundRobin:
   case config::Balance::StickyCookie: // never a placement: its fallback is
+  case config::Balance::Hash:
     break;
   }
   return balance::makeRoundRobin(backend.servers.size());

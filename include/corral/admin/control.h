@@ -115,9 +115,11 @@ public:
   /// `corral check` prints them, and the old configuration keeps running.
   virtual Result<void> reload() = 0;
   /// `client_ip` is an IPv4 or IPv6 literal (the admin server checks); `cookie` is the value of
-  /// the backend's sticky cookie, if the client would send one.
+  /// the backend's sticky cookie, if the client would send one; `key` is the value of a `balance:
+  /// hash` key as the connection would carry it (a header's value, "/t/42" for path:2).
   virtual Result<RouteAnswer> route(std::string_view backend, std::string_view client_ip,
-                                    std::optional<std::string_view> cookie) = 0;
+                                    std::optional<std::string_view> cookie,
+                                    std::optional<std::string_view> key) = 0;
   /// The captured output lines of spawned instance `instance` (app#N has instance N), oldest first.
   virtual Result<std::vector<std::string>> logs(std::string_view backend, int instance) = 0;
   /// Calls `on_line` with each new line of that instance until unfollowLogs(id). Returns the id.

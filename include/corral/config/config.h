@@ -18,7 +18,9 @@ namespace corral::config {
 using namespace std::chrono_literals;
 using Duration = std::chrono::milliseconds;
 
-enum class Balance { RoundRobin, LeastConnections, IpHash, StickyCookie };
+enum class Balance { RoundRobin, LeastConnections, IpHash, StickyCookie, Hash };
+/// Where `balance: hash` finds a connection's key (`hash.key`).
+enum class HashSource { Header, Cookie, Query, Path, Sni, ClientIp };
 enum class HealthCheckType { Tcp, Http };
 enum class ProxyProtocol { Off, V1, V2 };
 /// splice(2) between plain sockets: auto moves a direction once it carries bulk (a read fills a
@@ -111,6 +113,22 @@ struct IpHashConfig {
   uint32_t table_size = 65537; // prime; Maglev §3.4
 };
 
+/// `balance: hash`: consistent hashing of an application key through the backend's Maglev table.
+struct HashConfig {
+  HashSource source = HashSource::ClientIp;
+  std::string name;            // header:NAME, cookie:NAME, query:NAME
+  uint32_t path_segments = 0;  // path:N
+  Balance fallback = Balance::RoundRobin; // round_robin | ip_hash, for a connection without the key
+  double bounded_load = 0;     // c > 1: skip a server above c x the mean load; 0 = off
+  uint32_t table_size = 65537; // prime; Maglev §3.4
+
+  /// The key is in the first HTTP request head, read as sticky_cookie mode reads it.
+  bool needsRequestHead() const {
+    return source == HashSource::Header || source == HashSource::Cookie ||
+           source == HashSource::Query || source == HashSource::Path;
+  }
+};
+
 struct SpawnConfig {
   std::vector<std::string> command;
   uint32_t instances = 0;      // the loader resolves `auto` (and a missing key): one per core
@@ -147,6 +165,7 @@ struct BackendConfig {
   Balance balance = Balance::RoundRobin;
   StickyCookieConfig sticky_cookie;
   IpHashConfig ip_hash;
+  HashConfig hash;
   std::vector<ServerConfig> servers; // may be empty only when `spawn` is set
   Duration resolve_interval = 5s;
   std::optional<SpawnConfig> spawn;

@@ -38,7 +38,8 @@ bool mayTakeNew(const Backend& backend, size_t index, std::span<const uint32_t> 
 /// without moving anyone else.
 std::vector<balance::MaglevServer> maglevServers(const Backend& backend, int64_t now_ms);
 
-/// The Maglev table of an ip_hash placement at `now_ms` (maglevServers, ip_hash.table_size).
+/// The Maglev table of a backend that usesMaglev() at `now_ms` (maglevServers, and the table size
+/// of its hash or ip_hash section).
 Result<std::shared_ptr<const balance::MaglevTable>> buildMaglevTable(const Backend& backend,
                                                                      int64_t now_ms);
 

@@ -88,15 +88,23 @@ struct Backend {
   const config::BackendConfig* config = nullptr; // points into Snapshot::config
   std::vector<Server> servers;
   std::shared_ptr<BackendStats> stats;
-  /// For ip_hash, and sticky_cookie with an ip_hash fallback: built from the servers in order.
+  /// When usesMaglev(): built from the servers in order.
   std::shared_ptr<const balance::MaglevTable> maglev;
   /// For sticky_cookie: signs and checks cookie values; shared by every worker (thread-safe).
   std::shared_ptr<const protocol::CookieSigner> cookie_signer;
 
-  /// The placement used for clients without a valid sticky cookie (or all, in other modes).
+  /// The placement used for clients without a valid sticky cookie or hash key (or all, in other
+  /// modes).
   config::Balance placement() const {
-    return config->balance == config::Balance::StickyCookie ? config->sticky_cookie.fallback
-                                                            : config->balance;
+    switch (config->balance) {
+    case config::Balance::StickyCookie: return config->sticky_cookie.fallback;
+    case config::Balance::Hash: return config->hash.fallback;
+    default: return config->balance;
+    }
+  }
+  /// Routes through `maglev`: ip_hash, or a hash key (whose ip_hash fallback shares the table).
+  bool usesMaglev() const {
+    return placement() == config::Balance::IpHash || config->balance == config::Balance::Hash;
   }
 };
 

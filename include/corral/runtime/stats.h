@@ -74,6 +74,8 @@ enum class RejectReason {
   kCount
 };
 enum class StickyResult { Hit, Miss, Redispatch, Rejected, kCount };
+/// balance: hash: the key's own server, no key (fallback), or passed over for load (bounded).
+enum class HashResult { Hit, Fallback, Bounded, kCount };
 enum class AcceptError { Emfile, Enfile, Enomem, Other, kCount };
 enum class QueueRejection { Timeout, Full, kCount };
 
@@ -104,6 +106,7 @@ struct BackendCells {
   Counter retries;
   std::array<Counter, count<StickyResult>()> sticky;
   std::array<Counter, count<QueueRejection>()> queue_rejections;
+  std::array<Counter, count<HashResult>()> hash;
 };
 
 /// Per-worker counters that belong to no frontend or server.

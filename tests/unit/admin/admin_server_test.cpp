@@ -148,6 +148,13 @@ TEST_F(AdminServerTest, RouteExplainsTheChoiceAndPassesTheDecodedCookie) {
   EXPECT_THAT(admin_.control().calls(), ElementsAre("route app 10.0.0.7 cookie=a+b="));
 }
 
+TEST_F(AdminServerTest, RoutePassesTheDecodedHashKey) {
+  const auto response = client_.get("/api/v1/route?backend=app&client=10.0.0.7&key=%2Ft%2F42%20x");
+  ASSERT_TRUE(response);
+  EXPECT_EQ(response->status, 200);
+  EXPECT_THAT(admin_.control().calls(), ElementsAre("route app 10.0.0.7 key=/t/42 x"));
+}
+
 TEST_F(AdminServerTest, RouteNeedsABackendAndAnIpAddress) {
   EXPECT_EQ(client_.get("/api/v1/route?backend=app&client=%3A%3A1")->status, 200); // ::1
   EXPECT_EQ(client_.get("/api/v1/route?backend=app")->status, 400);

@@ -159,10 +159,12 @@ TEST_F(CtlTest, RoutePrintsTheServerAndWhy) {
   auto route = options("route", "app");
   route.client = "10.0.0.7";
   route.cookie = "v1+abc/=";
+  route.key = "tenant &1";
   const auto result = run(route);
   ASSERT_EQ(result.code, 0) << result.err;
   EXPECT_EQ(result.out, "app/app#1: hash of 10.0.0.7 (ip_hash)\n");
-  EXPECT_THAT(admin_.control().calls(), ElementsAre("route app 10.0.0.7 cookie=v1+abc/="));
+  EXPECT_THAT(admin_.control().calls(),
+              ElementsAre("route app 10.0.0.7 cookie=v1+abc/= key=tenant &1"));
 }
 
 TEST_F(CtlTest, RouteWithABadClientIsOneLineAndExit1) {

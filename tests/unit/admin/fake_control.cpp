@@ -82,9 +82,11 @@ Result<void> FakeControl::reload() {
 }
 
 Result<RouteAnswer> FakeControl::route(std::string_view backend, std::string_view client_ip,
-                                       std::optional<std::string_view> cookie) {
-  record(fmt::format("route {} {}{}", backend, client_ip,
-                     cookie ? fmt::format(" cookie={}", *cookie) : ""));
+                                       std::optional<std::string_view> cookie,
+                                       std::optional<std::string_view> key) {
+  record(fmt::format("route {} {}{}{}", backend, client_ip,
+                     cookie ? fmt::format(" cookie={}", *cookie) : "",
+                     key ? fmt::format(" key={}", *key) : ""));
   if (backend != "app") {
     return fail(ErrorCode::NotFound, fmt::format("unknown backend {}", backend));
   }

@@ -27,7 +27,8 @@ public:
   Result<void> restart(std::string_view backend) override;
   Result<void> reload() override;
   Result<RouteAnswer> route(std::string_view backend, std::string_view client_ip,
-                            std::optional<std::string_view> cookie) override;
+                            std::optional<std::string_view> cookie,
+                            std::optional<std::string_view> key) override;
   Result<std::vector<std::string>> logs(std::string_view backend, int instance) override;
   Result<uint64_t> followLogs(std::string_view backend, int instance,
                               std::function<void(std::string_view)> on_line) override;

@@ -74,6 +74,18 @@ std::vector<BadConfig> badValues() {
        "backends[0].ip_hash.ipv6_prefix", "expected an integer from 0 to 128"},
       {"ATableSizeThatIsNotPrime", backendWith("    ip_hash: {table_size: 65536}"), "5:27",
        "backends[0].ip_hash.table_size", "65536 is not prime"},
+      {"AnUnknownHashKeySource", backendWith("    hash: {key: \"body:x\"}"), "5:17",
+       "backends[0].hash.key", "\"body:x\" is not a key source; use header:NAME"},
+      {"AHashHeaderWithoutName", backendWith("    hash: {key: \"header:\"}"), "5:17",
+       "backends[0].hash.key", "header:NAME needs a name"},
+      {"AHashPathOfZeroSegments", backendWith("    hash: {key: \"path:0\"}"), "5:17",
+       "backends[0].hash.key", "path:N needs N from 1 to 64"},
+      {"ABoundedLoadOfOne", backendWith("    hash: {key: sni, bounded_load: 1}"), "5:36",
+       "backends[0].hash.bounded_load", "0 (off) or a factor above 1"},
+      {"AHashFallbackThatIsSticky", backendWith("    hash: {key: sni, fallback: sticky_cookie}"),
+       "5:32", "backends[0].hash.fallback", "round_robin or ip_hash"},
+      {"AHashSectionWithoutKey", backendWith("    hash: {fallback: ip_hash}"), "5:11",
+       "backends[0].hash.key", "required key is missing"},
       {"AStatusOutsideHttp", backendWith("    health_check: {expect_status: 200-600}"), "5:35",
        "backends[0].health_check.expect_status", "within 100-599, got \"200-600\""},
       {"AHealthPathWithoutSlash", backendWith("    health_check: {type: http, path: healthz}"),
@@ -96,7 +108,7 @@ std::vector<BadConfig> badValues() {
        "backends[0].health_check.tls", "expected true or false"},
       // Enumerations.
       {"AnUnknownBalance", backendWith("    balance: leastconn"), "5:14", "backends[0].balance",
-       "expected one of round_robin, least_connections, ip_hash, sticky_cookie, got "
+       "expected one of round_robin, least_connections, ip_hash, sticky_cookie, hash, got "
        "\"leastconn\""},
       {"AMisspelledBalance", backendWith("    balance: round_robn"), "5:14", "backends[0].balance",
        "did you mean 'round_robin'?"},

@@ -241,6 +241,41 @@ TEST(LoaderTest, ReadsTimeoutsRetriesAndProxyProtocol) {
   EXPECT_EQ(app.send_proxy_protocol, ProxyProtocol::V2);
 }
 
+TEST(LoaderTest, ReadsHashSettings) {
+  const auto read = [](std::string_view hash) {
+    return loadValid(fmt::format(R"(
+frontends: [{{name: web, listen: "127.0.0.1:8080", backend: app}}]
+backends:
+  - name: app
+    balance: hash
+    hash: {}
+    servers: [{{address: "127.0.0.1:9001"}}]
+)",
+                                 hash))
+        .backends.at(0)
+        .hash;
+  };
+  const HashConfig header =
+      read("{key: \"header:X-Tenant\", fallback: ip_hash, bounded_load: 1.25, table_size: 1009}");
+  EXPECT_EQ(header.source, HashSource::Header);
+  EXPECT_EQ(header.name, "X-Tenant");
+  EXPECT_EQ(header.fallback, Balance::IpHash);
+  EXPECT_DOUBLE_EQ(header.bounded_load, 1.25);
+  EXPECT_EQ(header.table_size, 1009u);
+  EXPECT_TRUE(header.needsRequestHead());
+  EXPECT_EQ(read("{key: \"cookie:sid\"}").source, HashSource::Cookie);
+  EXPECT_EQ(read("{key: \"query:room\"}").name, "room");
+  const HashConfig path = read("{key: \"path:2\"}");
+  EXPECT_EQ(path.source, HashSource::Path);
+  EXPECT_EQ(path.path_segments, 2u);
+  const HashConfig sni = read("{key: sni}");
+  EXPECT_EQ(sni.source, HashSource::Sni);
+  EXPECT_FALSE(sni.needsRequestHead());
+  EXPECT_DOUBLE_EQ(sni.bounded_load, 0);
+  EXPECT_EQ(sni.fallback, Balance::RoundRobin);
+  EXPECT_EQ(read("{key: client_ip}").source, HashSource::ClientIp);
+}
+
 TEST(LoaderTest, ReadsIpHashSettings) {
   const BackendConfig api = loadValid(kFullConfig).backends.at(1);
   EXPECT_EQ(api.balance, Balance::IpHash);
@@ -326,6 +361,23 @@ backends:
 }
 
 // Keys that their sibling settings make pointless load, but each one is pointed out.
+// A hash key in the request head is read with sticky_cookie's max_header_size and header_timeout.
+TEST(LoaderTest, AHashKeyInTheRequestHeadUsesTheStickyCookieLimitsWithoutAWarning) {
+  auto loaded = loadString(R"(
+frontends: [{name: web, listen: "127.0.0.1:8080", backend: app}]
+backends:
+  - name: app
+    balance: hash
+    hash: {key: "query:room"}
+    sticky_cookie: {max_header_size: 8KiB, header_timeout: 2s}
+    servers: [{address: "127.0.0.1:9001"}]
+)",
+                           "corral.yaml");
+  ASSERT_TRUE(loaded) << loaded.error().at(0).toString();
+  EXPECT_TRUE(loaded->warnings.empty()) << loaded->warnings.at(0).toString();
+  EXPECT_EQ(loaded->config.backends.at(0).sticky_cookie.max_header_size, 8u * 1024);
+}
+
 TEST(LoaderTest, WarnsAboutKeysThatOtherSettingsIgnore) {
   auto loaded = loadString(R"(
 frontends:

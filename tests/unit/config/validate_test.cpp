@@ -39,6 +39,12 @@ frontends:
 )",
        "3:79", "frontends[0].tls_passthrough.default_backend",
        "tls_passthrough keeps it encrypted"},
+      {"PassthroughToAHashBackendKeyedByAHeader",
+       R"(backends: [{name: app, balance: hash, hash: {key: "header:X-T"}, servers: [{address: "127.0.0.1:1"}]}]
+frontends:
+  - {name: edge, listen: "127.0.0.1:8443", tls_passthrough: {default_backend: app}}
+)",
+       "3:79", "frontends[0].tls_passthrough.default_backend", "use key: sni"},
       {"TwoFrontendsWithOneName",
        R"(backends: [{name: app, servers: [{address: "127.0.0.1:9001"}]}]
 frontends:

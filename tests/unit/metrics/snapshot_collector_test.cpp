@@ -87,6 +87,7 @@ TEST(SnapshotCollectorTest, ExportsEverySeriesAtZeroBeforeTheFirstEvent) {
       {"corral_connect_failures_total", 2},
       {"corral_retries_total", 1},
       {"corral_sticky_total", 4},
+      {"corral_hash_total", 3}, // hit, fallback, bounded
       {"corral_accept_errors_total", 4},
       {"corral_server_connect_duration_seconds", 1},
       {"corral_session_duration_seconds", 1},

@@ -15,7 +15,7 @@ TEST(RequestHeadTest, FindsTheEndOfTheHeadAndEveryCookieHeader) {
   const auto head = parseRequestHead(request, kMax);
   ASSERT_TRUE(head.isDone()) << head.error;
   EXPECT_EQ(head.value.size, request.size() - 4);
-  EXPECT_EQ(head.value.cookie_headers, (std::vector<std::string_view>{"a=1", "CORRAL=v; b=2"}));
+  EXPECT_EQ(head.value.header_values, (std::vector<std::string_view>{"a=1", "CORRAL=v; b=2"}));
 }
 
 TEST(RequestHeadTest, AcceptsBareLineFeeds) {
@@ -23,7 +23,7 @@ TEST(RequestHeadTest, AcceptsBareLineFeeds) {
   const auto head = parseRequestHead(request, kMax);
   ASSERT_TRUE(head.isDone()) << head.error;
   EXPECT_EQ(head.value.size, request.size() - 4);
-  EXPECT_EQ(head.value.cookie_headers, (std::vector<std::string_view>{"s=1"}));
+  EXPECT_EQ(head.value.header_values, (std::vector<std::string_view>{"s=1"}));
 }
 
 // Every proper prefix of a valid head asks for more bytes, whatever the read boundaries were.
@@ -96,7 +96,36 @@ TEST(RequestHeadTest, RejectsACarriageReturnWithoutLineFeed) {
 TEST(RequestHeadTest, AHeadWithoutCookiesHasNone) {
   const auto head = parseRequestHead("GET / HTTP/1.1\r\nHost: a\r\n\r\n", kMax);
   ASSERT_TRUE(head.isDone());
-  EXPECT_TRUE(head.value.cookie_headers.empty());
+  EXPECT_TRUE(head.value.header_values.empty());
+}
+
+TEST(RequestHeadTest, CollectsTheNamedHeaderAndTheTarget) {
+  const auto head = parseRequestHead(
+      "GET /t/42/x?room=7 HTTP/1.1\r\nx-tenant: acme\r\nCookie: a=1\r\n\r\n", kMax, "X-Tenant");
+  ASSERT_TRUE(head.isDone());
+  EXPECT_EQ(head.value.header_values, (std::vector<std::string_view>{"acme"}));
+  EXPECT_EQ(head.value.target, "/t/42/x?room=7");
+}
+
+TEST(RequestKeyTest, FindsAQueryParameter) {
+  EXPECT_EQ(queryParameter("/a?room=7&b=2", "room"), "7");
+  EXPECT_EQ(queryParameter("/a?b=2&room=7#frag", "room"), "7");
+  EXPECT_EQ(queryParameter("/a?b=2&room=7&room=8", "room"), "7");
+  EXPECT_EQ(queryParameter("/a?myroom=7", "room"), std::nullopt);
+  EXPECT_EQ(queryParameter("/a?room=", "room"), std::nullopt);
+  EXPECT_EQ(queryParameter("/a?room", "room"), std::nullopt);
+  EXPECT_EQ(queryParameter("/a", "room"), std::nullopt);
+}
+
+TEST(RequestKeyTest, TakesTheFirstPathSegments) {
+  EXPECT_EQ(pathPrefix("/t/42/x?y=1", 2), "/t/42");
+  EXPECT_EQ(pathPrefix("/t/42/x", 1), "/t");
+  EXPECT_EQ(pathPrefix("/t", 3), "/t");
+  EXPECT_EQ(pathPrefix("/t/42?q", 5), "/t/42");
+  EXPECT_EQ(pathPrefix("http://example.com/t/42/x", 2), "/t/42");
+  EXPECT_EQ(pathPrefix("/", 1), std::nullopt);
+  EXPECT_EQ(pathPrefix("*", 1), std::nullopt);
+  EXPECT_EQ(pathPrefix("http://example.com", 1), std::nullopt);
 }
 
 } // namespace
