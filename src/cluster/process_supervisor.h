@@ -24,6 +24,10 @@ public:
   void start() override;
   Result<void> restart(std::function<void(Result<void>)> done) override;
   void stop(std::function<void()> done) override;
+  Result<std::vector<HandoverSlot>> freeze() override;
+  void thaw() override;
+  void release() override;
+  void adopt(const std::vector<HandoverSlot>& slots) override;
   std::vector<InstanceStatus> status() const override;
   const std::string& backend() const override { return options_.backend; }
   uint32_t instances() const override { return static_cast<uint32_t>(slots_.size()); }
@@ -82,6 +86,8 @@ private:
   SocketAddress addressOf(uint16_t port) const;
   std::string describeCommand() const;
 
+  ChildEvents eventsFor(uint32_t slot);
+
   // rolling_restart.cpp
   void rollFrom(uint32_t slot);
   void startReplacement(Slot& slot);
@@ -105,6 +111,7 @@ private:
   uint64_t roll_steps_ = 0;
   bool started_ = false;
   bool stopping_ = false;
+  bool frozen_ = false;
   std::vector<std::function<void()>> stopped_callbacks_;
   FollowerId next_follower_ = 1;
   std::map<FollowerId, uint32_t> follower_slots_;
