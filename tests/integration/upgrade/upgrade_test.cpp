@@ -9,6 +9,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <memory>
 #include <random>
 #include <thread>
 
@@ -31,7 +32,7 @@ workers: 2
 access_log: "off"
 admin: {listen: "127.0.0.1:0"}
 frontends:
-  - {name: web, listen: "127.0.0.1:0", backend: app, drain_timeout: 5s}
+  - {name: web, listen: "127.0.0.1:0", backend: app, drain_timeout: 10s}
 backends:
   - name: app
     balance: sticky_cookie
@@ -108,12 +109,13 @@ std::string readReply(TcpClient& client) {
   return "";
 }
 
-// 20 keep-alive connections, each asking every 100 ms; counts the answers and the failures.
+// 20 keep-alive connections, each asking every 100 ms for 25 exchanges, then closing on its own
+// (well within drain_timeout) and replaced by a new one; counts the answers and the failures.
 class LongLived {
 public:
-  explicit LongLived(const std::string& address) {
+  explicit LongLived(std::string address) : address_(std::move(address)) {
     for (int i = 0; i < 20; ++i) {
-      clients_.emplace_back(address);
+      clients_.push_back(std::make_unique<TcpClient>(address_));
     }
     thread_ = std::thread([this] { run(); });
   }
@@ -129,16 +131,24 @@ public:
 
 private:
   void run() {
-    while (!stop_) {
-      for (TcpClient& client : clients_) {
+    for (int round = 1; !stop_; ++round) {
+      for (size_t i = 0; i < clients_.size(); ++i) {
+        TcpClient& client = *clients_[i];
         const bool ok = client.writeAll("GET / HTTP/1.1\r\nHost: corral.test\r\n\r\n") &&
                         readReply(client).find("demo-") == 0;
         (ok ? answers_ : failures_)++;
+        if (!ok) {
+          std::fprintf(stderr, "long-lived %zu failed: %s\n", i, client.error().c_str());
+        }
+        if ((round + static_cast<int>(i)) % 25 == 0) {
+          clients_[i] = std::make_unique<TcpClient>(address_); // the old one closes on its own
+        }
       }
       std::this_thread::sleep_for(100ms);
     }
   }
-  std::vector<TcpClient> clients_;
+  std::string address_;
+  std::vector<std::unique_ptr<TcpClient>> clients_;
   std::thread thread_;
   std::atomic<bool> stop_{false};
   std::atomic<int> answers_{0};
