@@ -1,7 +1,11 @@
 // `corral ctl upgrade` (issue 14): a new corral process takes over the listening sockets and the
 // spawned clones; no connection attempt fails, the clones keep their pids and ports, and a
 // sticky cookie keeps its slot. A new process that fails leaves the old one serving.
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
 #include <signal.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 
 #include <algorithm>
@@ -287,6 +291,95 @@ TEST_F(UpgradeTest, FailingNewProcessKeepsTheOldOneServing) {
   const CtlResult works = cluster.ctl({"upgrade"}, 60s);
   EXPECT_EQ(works.exit_code, 0) << works.err << cluster.corral().stderrText();
   KillAtEnd last{newPid(works.out)};
+}
+
+// SIGUSR2 upgrades as `ctl upgrade` does; the new corral rolls the adopted clones on `ctl
+// restart`, and SIGTERM stops it and every clone (reaped: none is left, not even a zombie).
+TEST_F(UpgradeTest, Sigusr2UpgradesThenRestartRollsAndSigtermStopsEverything) {
+  SpawnedCluster cluster(kConfig, substitutions());
+  ASSERT_TRUE(cluster.ready());
+  const auto before = cluster.waitAllUp(kInstances, 15s);
+  ASSERT_TRUE(before);
+  const pid_t old_pid = cluster.corral().pid();
+  cluster.corral().sendSignal(SIGUSR2);
+  EXPECT_EQ(cluster.corral().waitExit(20s), ExitStatus::exited(0)) << cluster.corral().stderrText();
+  const auto lines = cluster.stderrLinesWith("took over in");
+  ASSERT_EQ(lines.size(), 1u) << cluster.corral().stderrText();
+  const pid_t pid = std::stoi(lines[0].substr(lines[0].find("upgrade: pid ") + 13));
+  KillAtEnd last{pid};
+  ASSERT_NE(pid, old_pid);
+  const auto adopted = cluster.instances();
+  ASSERT_TRUE(adopted);
+  for (const auto& [name, slot] : slotsOf(*before)) {
+    EXPECT_EQ(slotsOf(*adopted)[name].pid, slot.pid) << name;
+  }
+
+  ASSERT_EQ(cluster.ctl({"restart", "app"}).exit_code, 0);
+  EXPECT_TRUE(pollUntil([&] {
+    const auto now = cluster.instances();
+    if (!now || now->size() != kInstances) {
+      return false;
+    }
+    return std::all_of(now->begin(), now->end(), [&](const Instance& instance) {
+      return instance.pid > 0 && instance.state == "up" &&
+             instance.pid != slotsOf(*before)[instance.name].pid;
+    });
+  }, 30s)) << "every adopted clone replaced by the rolling restart";
+  const auto rolled = cluster.instances();
+  ASSERT_TRUE(rolled);
+
+  kill(pid, SIGTERM);
+  EXPECT_TRUE(pollUntil([pid] { return !isRunning(pid); }, 20s));
+  for (const Instance& instance : *rolled) {
+    EXPECT_TRUE(pollUntil([&] { return isReaped(instance.pid); }, 5s)) << instance.name;
+  }
+  for (const auto& [name, slot] : slotsOf(*before)) {
+    EXPECT_TRUE(isReaped(slot.pid)) << name << " (rolled out)";
+  }
+}
+
+// systemd socket activation: a listening socket passed as LISTEN_FDS is served, not bound again.
+TEST_F(UpgradeTest, ServesTheSocketsOfSystemdSocketActivation) {
+  const int listener = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in address{.sin_family = AF_INET, .sin_port = 0, .sin_addr = {htonl(INADDR_LOOPBACK)}};
+  ASSERT_EQ(bind(listener, reinterpret_cast<sockaddr*>(&address), sizeof(address)), 0);
+  ASSERT_EQ(listen(listener, 128), 0);
+  socklen_t length = sizeof(address);
+  getsockname(listener, reinterpret_cast<sockaddr*>(&address), &length);
+  const std::string listen_at = fmt::format("127.0.0.1:{}", ntohs(address.sin_port));
+  // A plain socket without SO_REUSEPORT: binding it again would fail, so serving proves adoption.
+  const auto config = dir_.path() / "activated.yaml";
+  std::ofstream(config) << fmt::format(R"(
+workers: 2
+access_log: "off"
+frontends:
+  - {{name: web, listen: "{}", backend: app}}
+backends:
+  - name: app
+    spawn: {{command: ["{}"], instances: 1, ports: "{}"}}
+)", listen_at, demoBackendBinary(), portRange(freePorts(2), 2));
+  const std::string binary = corralBinary();
+  const std::string log = (dir_.path() / "activated.log").string();
+  const pid_t pid = fork();
+  if (pid == 0) {
+    dup2(listener, 3);
+    const std::string listen_pid = std::to_string(getpid());
+    setenv("LISTEN_PID", listen_pid.c_str(), 1);
+    setenv("LISTEN_FDS", "1", 1);
+    const int out = open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    dup2(out, 2);
+    execl(binary.c_str(), binary.c_str(), "run", "-c", config.c_str(), nullptr);
+    _exit(127);
+  }
+  close(listener);
+  KillAtEnd last{pid};
+  EXPECT_TRUE(pollUntil([&] { return httpExchange(listen_at, {}, 1s).ok(); }, 15s))
+      << std::ifstream(log).rdbuf();
+  kill(pid, SIGTERM);
+  int status = 0;
+  waitpid(pid, &status, 0);
+  last.pid = 0;
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
 }
 
 TEST_F(UpgradeTest, AnotherCorralOnABusyPortFails) {
