@@ -111,7 +111,6 @@ private:
   uint64_t roll_steps_ = 0;
   bool started_ = false;
   bool stopping_ = false;
-  bool frozen_ = false;
   std::vector<std::function<void()>> stopped_callbacks_;
   FollowerId next_follower_ = 1;
   std::map<FollowerId, uint32_t> follower_slots_;

@@ -18,7 +18,6 @@ Result<std::vector<HandoverSlot>> ProcessSupervisor::freeze() {
   if (stopping_) {
     return fail(ErrorCode::Unavailable, fmt::format("{}: instances are stopping", backend()));
   }
-  frozen_ = true;
   reaper_->pauseKeeper();
   std::vector<HandoverSlot> slots;
   for (Slot& slot : slots_) {
@@ -37,7 +36,6 @@ Result<std::vector<HandoverSlot>> ProcessSupervisor::freeze() {
 }
 
 void ProcessSupervisor::thaw() {
-  frozen_ = false;
   reaper_->resumeKeeper();
   for (Slot& slot : slots_) {
     if (slot.process) {

@@ -187,6 +187,11 @@ Result<void> ControlPlane::reload() {
     control_metrics_->countConfigReload(metrics::ReloadResult::Failure);
     return fail(ErrorCode::BadConfig, lines);
   }
+  if (auto reloadable = checkReloadable(config_, loaded->config); !reloadable) {
+    log::config()->error("reload failed: {}", reloadable.error().message);
+    control_metrics_->countConfigReload(metrics::ReloadResult::Failure);
+    return reloadable;
+  }
   config::Config previous = std::exchange(config_, std::move(loaded->config));
   discovery_.resolveNow(config_);
   Result<void> published = rebuild();

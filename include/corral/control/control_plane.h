@@ -92,6 +92,8 @@ private:
   /// counters of the current one, published.
   Result<void> rebuild();
   void stopSupervisors(std::function<void()> done);
+  /// What a reload cannot apply live yet (reload_check.cpp): an error naming the keys.
+  static Result<void> checkReloadable(const config::Config& running, const config::Config& next);
   // The upgrade, old side (control_upgrade.cpp).
   struct Upgrade;
   static void onUpgradeMessage(evutil_socket_t, short, void* self) noexcept;

@@ -15,6 +15,7 @@
 #include <fstream>
 #include <memory>
 #include <random>
+#include <sstream>
 #include <thread>
 
 #include <fmt/format.h>
@@ -380,6 +381,28 @@ backends:
   waitpid(pid, &status, 0);
   last.pid = 0;
   EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+}
+
+// A reload refuses what it cannot apply live, naming the key; the upgrade applies it.
+TEST_F(UpgradeTest, ReloadRefusesAWorkersChangeThatAnUpgradeApplies) {
+  SpawnedCluster cluster(kConfig, substitutions());
+  ASSERT_TRUE(cluster.ready());
+  ASSERT_TRUE(cluster.waitAllUp(kInstances, 15s));
+  const std::string path = cluster.corral().configPath();
+  std::stringstream text;
+  text << std::ifstream(path).rdbuf();
+  std::string config = text.str();
+  config.replace(config.find("workers: 2"), 10, "workers: 1");
+  std::ofstream(path) << config;
+  const CtlResult reload = cluster.ctl({"reload"});
+  EXPECT_EQ(reload.exit_code, 1);
+  EXPECT_NE(reload.err.find("workers"), std::string::npos) << reload.err;
+  EXPECT_NE(reload.err.find("corral ctl upgrade"), std::string::npos) << reload.err;
+  const CtlResult upgraded = cluster.ctl({"upgrade"}, 60s);
+  ASSERT_EQ(upgraded.exit_code, 0) << upgraded.err;
+  KillAtEnd last{newPid(upgraded.out)};
+  EXPECT_FALSE(cluster.stderrLinesWith("(1 workers)").empty()) << cluster.corral().stderrText();
+  EXPECT_TRUE(httpExchange(cluster.frontend()).ok());
 }
 
 TEST_F(UpgradeTest, AnotherCorralOnABusyPortFails) {
