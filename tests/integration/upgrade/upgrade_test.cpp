@@ -92,28 +92,6 @@ std::map<std::string, Slot> slotsOf(const std::vector<Instance>& instances) {
   return slots;
 }
 
-// One complete keep-alive reply's body.
-std::string readReply(TcpClient& client) {
-  const auto deadline = Clock::now() + 5s;
-  std::string reply;
-  while (Clock::now() < deadline) {
-    const size_t head_end = reply.find("\r\n\r\n");
-    const size_t length_at = reply.find("Content-Length: ");
-    if (head_end != std::string::npos && length_at != std::string::npos && length_at < head_end) {
-      const size_t length = std::stoul(reply.substr(length_at + 16));
-      if (reply.size() >= head_end + 4 + length) {
-        return reply.substr(head_end + 4, length);
-      }
-    }
-    const std::string more = client.readSome(std::chrono::milliseconds(millisecondsUntil(deadline)));
-    if (more.empty()) {
-      break;
-    }
-    reply += more;
-  }
-  return "";
-}
-
 // 20 keep-alive connections, each asking every 100 ms for 25 exchanges, then closing on its own
 // (well within drain_timeout) and replaced by a new one; counts the answers and the failures.
 class LongLived {
@@ -140,7 +118,7 @@ private:
       for (size_t i = 0; i < clients_.size(); ++i) {
         TcpClient& client = *clients_[i];
         const bool ok = client.writeAll("GET / HTTP/1.1\r\nHost: corral.test\r\n\r\n") &&
-                        readReply(client).find("demo-") == 0;
+                        readKeepAliveReply(client, 5s).find("demo-") == 0;
         (ok ? answers_ : failures_)++;
         if (!ok) {
           std::fprintf(stderr, "long-lived %zu failed: %s\n", i, client.error().c_str());
