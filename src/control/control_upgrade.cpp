@@ -107,6 +107,8 @@ struct ControlPlane::Upgrade {
   int64_t started_ms = 0;
   event* readable = nullptr;
   std::unique_ptr<Timer> deadline;
+  std::unique_ptr<Timer> exit_wait; // after the socket closed: polls for the exit status
+  int exit_checks = 0;
   bool state_sent = false;
 
   ~Upgrade() {
@@ -169,14 +171,8 @@ void ControlPlane::onUpgradeMessage(evutil_socket_t, short, void* self) noexcept
     ::close(fd);
   }
   if (!message) {
-    int status = 0;
-    std::string how = "closed the handover socket";
-    if (waitpid(plane->upgrade_->pid, &status, WNOHANG) == plane->upgrade_->pid) {
-      plane->upgrade_->pid = -1;
-      how = WIFEXITED(status) ? fmt::format("exited with status {}", WEXITSTATUS(status))
-                              : fmt::format("was killed by signal {}", WTERMSIG(status));
-    }
-    plane->failUpgrade(fmt::format("the new process {}", how));
+    event_del(plane->upgrade_->readable);
+    plane->awaitNewProcessExit();
     return;
   }
   const auto json = nlohmann::json::parse(message->text, nullptr, false);
@@ -187,6 +183,28 @@ void ControlPlane::onUpgradeMessage(evutil_socket_t, short, void* self) noexcept
     plane->finishUpgrade();
   } else {
     plane->failUpgrade(json.value("error", std::string("the new process sent an unexpected message")));
+  }
+}
+
+// The new process closed the socket, which it does as it exits: give the exit a moment to be
+// reapable, so that the reason says how it ended.
+void ControlPlane::awaitNewProcessExit() {
+  constexpr int kTries = 50;
+  constexpr std::chrono::milliseconds kInterval{10};
+  Upgrade& upgrade = *upgrade_;
+  int status = 0;
+  if (waitpid(upgrade.pid, &status, WNOHANG) == upgrade.pid) {
+    upgrade.pid = -1;
+    failUpgrade(WIFEXITED(status)
+                    ? fmt::format("the new process exited with status {}", WEXITSTATUS(status))
+                    : fmt::format("the new process was killed by signal {}", WTERMSIG(status)));
+  } else if (++upgrade.exit_checks >= kTries) {
+    failUpgrade("the new process closed the handover socket");
+  } else {
+    if (!upgrade.exit_wait) {
+      upgrade.exit_wait = std::make_unique<Timer>(base_, [this] { awaitNewProcessExit(); });
+    }
+    upgrade.exit_wait->start(kInterval);
   }
 }
 

@@ -98,6 +98,7 @@ private:
   struct Upgrade;
   static void onUpgradeMessage(evutil_socket_t, short, void* self) noexcept;
   void sendUpgradeState();
+  void awaitNewProcessExit();
   void finishUpgrade();
   void failUpgrade(const std::string& reason);
   nlohmann::json handoverState(std::vector<int>& fds);
