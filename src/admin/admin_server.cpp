@@ -107,7 +107,14 @@ public:
     evhttp_free(http_);
   }
 
-  Result<void> bind(const HostPort& listen);
+  Result<void> bind(const HostPort& listen, int inherited_fd);
+  int listenerFd() const { return socket_ ? evhttp_bound_socket_get_fd(socket_) : -1; }
+  void stopAccepting() {
+    if (socket_ != nullptr) {
+      evhttp_del_accept_socket(http_, socket_);
+      socket_ = nullptr;
+    }
+  }
   SocketAddress bound() const { return bound_; }
 
 private:
@@ -140,6 +147,8 @@ private:
   void ready(Call& call);
   bool servePage(evhttp_request* request, std::string_view path);
   void sample();
+  void upgrade(Call& call);
+  void upgradeStatus(Call& call);
 
   evhttp* http_;
   Control& control_;
@@ -148,6 +157,7 @@ private:
   History history_;
   Timer sampler_;
   SocketAddress bound_;
+  evhttp_bound_socket* socket_ = nullptr;
   std::optional<HeadGuard> guard_; // after http_: destroyed once evhttp_free has run
 };
 
@@ -164,13 +174,17 @@ const std::vector<AdminServer::Impl::Route>& AdminServer::Impl::routes() {
       {Method::Get, {"api", "v1", "logs", "*", "*"}, &Impl::logs},
       {Method::Get, {"api", "v1", "history"}, &Impl::history},
       {Method::Get, {"ready"}, &Impl::ready},
+      {Method::Post, {"api", "v1", "upgrade"}, &Impl::upgrade},
+      {Method::Get, {"api", "v1", "upgrade"}, &Impl::upgradeStatus},
   };
   return kRoutes;
 }
 
-Result<void> AdminServer::Impl::bind(const HostPort& listen) {
+Result<void> AdminServer::Impl::bind(const HostPort& listen, int inherited_fd) {
   evhttp_bound_socket* socket =
-      evhttp_bind_socket_with_handle(http_, listen.host.c_str(), listen.port);
+      inherited_fd >= 0 ? evhttp_accept_socket_with_handle(http_, inherited_fd)
+                        : evhttp_bind_socket_with_handle(http_, listen.host.c_str(), listen.port);
+  socket_ = socket;
   if (socket == nullptr) {
     return fail(ErrorCode::Io, fmt::format("admin.listen {}:{}: cannot bind (address in use, "
                                            "not local, or not permitted)",
@@ -223,15 +237,20 @@ void AdminServer::Impl::dispatch(evhttp_request* request) {
   Call call{.request = request, .captures = {}, .query = std::move(*query)};
   const char* path = evhttp_uri_get_path(uri);
   const auto segments = splitPath(path == nullptr ? "" : path);
+  const Route* other_method = nullptr; // the path is known, for another method
   for (const Route& route : routes()) {
     if (!matches(route, segments, call.captures)) {
       continue;
     }
     if (methodOf(request) != route.method) {
-      sendMethodNotAllowed(request, route.method);
-      return;
+      other_method = &route;
+      continue;
     }
     (this->*route.handler)(call);
+    return;
+  }
+  if (other_method != nullptr) {
+    sendMethodNotAllowed(request, other_method->method);
     return;
   }
   sendError(request, kNotFound, "no such endpoint");
@@ -459,10 +478,37 @@ AdminServer::AdminServer(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 AdminServer::~AdminServer() = default;
 
 SocketAddress AdminServer::boundAddress() const { return impl_->bound(); }
+int AdminServer::listenerFd() const { return impl_->listenerFd(); }
+void AdminServer::stopAccepting() { impl_->stopAccepting(); }
+
+// `ctl upgrade`: starts the handover and answers at once; the client polls GET /api/v1/upgrade,
+// which the new process answers once it has taken the admin socket.
+void AdminServer::Impl::upgrade(Call& call) {
+  evbuffer* input = evhttp_request_get_input_buffer(call.request);
+  const size_t size = evbuffer_get_length(input);
+  const auto* data = reinterpret_cast<const char*>(evbuffer_pullup(input, -1));
+  const json body = size == 0 ? json::object() : json::parse(data, data + size, nullptr, false);
+  if (!body.is_object() || (body.contains("binary") && !body["binary"].is_string()) ||
+      (body.contains("timeout_ms") && !body["timeout_ms"].is_number_unsigned())) {
+    sendError(call.request, kBadRequest, R"(the body must be JSON such as {"binary": "/usr/bin/corral"})");
+    return;
+  }
+  auto started = control_.upgrade(body.value("binary", std::string{}),
+                                 std::chrono::milliseconds(body.value("timeout_ms", 30'000)));
+  if (!started) {
+    sendError(call.request, started.error());
+    return;
+  }
+  sendJson(call.request, kAccepted, *started);
+}
+
+void AdminServer::Impl::upgradeStatus(Call& call) {
+  sendJson(call.request, kOk, control_.upgradeStatus());
+}
 
 Result<std::unique_ptr<AdminServer>> AdminServer::create(event_base* base,
                                                         const config::AdminConfig& config,
-                                                        Control& control) {
+                                                        Control& control, int inherited_fd) {
   std::optional<BearerToken> token;
   if (!config.token_file.empty()) {
     auto read = BearerToken::fromFile(config.token_file);
@@ -476,7 +522,7 @@ Result<std::unique_ptr<AdminServer>> AdminServer::create(event_base* base,
     return fail(ErrorCode::BadConfig, "a non-loopback admin.listen needs admin.token_file");
   }
   auto impl = std::make_unique<Impl>(base, control, std::move(token), config.history);
-  if (auto bound = impl->bind(config.listen); !bound) {
+  if (auto bound = impl->bind(config.listen, inherited_fd); !bound) {
     return std::unexpected(bound.error());
   }
   log::admin()->info("admin API listening on {}{}", impl->bound().toString(),

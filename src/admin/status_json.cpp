@@ -142,4 +142,10 @@ Result<Status> statusFromJson(const nlohmann::json& json) {
   }
 }
 
+Result<json> Control::upgrade(const std::string&, std::chrono::milliseconds) {
+  return fail(ErrorCode::Unavailable, "upgrade is not supported here");
+}
+
+json Control::upgradeStatus() { return json{{"state", "none"}}; }
+
 } // namespace corral::admin

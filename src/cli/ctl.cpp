@@ -20,6 +20,7 @@
 #include "ctl_client.h"
 #include "table.h"
 #include "top.h"
+#include "corral/core/units.h"
 
 namespace corral::cli {
 namespace {
@@ -296,6 +297,46 @@ Result<void> reloadCommand(const Context& ctx) {
   return {};
 }
 
+// POST /api/v1/upgrade answers at once; the outcome is polled from GET /api/v1/upgrade, which
+// the new process answers once it has taken the admin socket over.
+Result<void> upgradeCommand(const Context& ctx) {
+  const auto timeout = parseDuration(ctx.options.timeout);
+  if (!timeout) {
+    return fail(ErrorCode::BadInput, fmt::format("--timeout: {}", timeout.error().message));
+  }
+  json body = {{"timeout_ms", timeout->count()}};
+  if (!ctx.options.binary.empty()) {
+    body["binary"] = ctx.options.binary;
+  }
+  auto started = jsonAnswer(ctx.client.post("/api/v1/upgrade", body.dump()));
+  if (!started) {
+    return std::unexpected(started.error());
+  }
+  const auto id = started->value("id", uint64_t{0});
+  const auto deadline = std::chrono::steady_clock::now() + *timeout + std::chrono::seconds(30);
+  while (std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    auto status = jsonAnswer(ctx.client.get("/api/v1/upgrade"));
+    if (!status || status->value("id", uint64_t{0}) != id) {
+      continue; // between the two processes, or the old one still answering
+    }
+    const std::string state = status->value("state", "");
+    if (state == "failed") {
+      return fail(ErrorCode::Unavailable,
+                  fmt::format("upgrade failed: {}; pid {} keeps serving",
+                              status->value("reason", "?"), status->value("old_pid", 0)));
+    }
+    if (state == "done") {
+      ctx.out << fmt::format("upgraded: pid {} (corral {}) -> pid {} (corral {}) in {} ms\n",
+                             status->value("old_pid", 0), status->value("old_version", "?"),
+                             status->value("new_pid", 0), status->value("new_version", "?"),
+                             status->value("handover_ms", 0));
+      return {};
+    }
+  }
+  return fail(ErrorCode::Unavailable, "no outcome of the upgrade in time");
+}
+
 Result<void> routeCommand(const Context& ctx) {
   std::string target = fmt::format("/api/v1/route?backend={}&client={}",
                                    percentEncode(ctx.options.target),
@@ -476,6 +517,7 @@ const std::map<std::string, Command>& commands() {
       {"weight", weightCommand},   {"restart", restartCommand},
       {"reload", reloadCommand},   {"route", routeCommand},
       {"logs", logsCommand},       {"top", topCommand},
+      {"upgrade", upgradeCommand},
   };
   return kCommands;
 }
@@ -512,6 +554,10 @@ CLI::App* addCtlCommand(CLI::App& app, CtlOptions& options) {
   logs->add_option("instance", options.target, "BACKEND or BACKEND#N")->required();
   logs->add_flag("-f,--follow", options.follow, "keep printing new lines");
   command("reload", "load the configuration again, like SIGHUP");
+  command("upgrade", "hand the sockets and instances to a new corral process")
+      ->add_option("--binary", options.binary, "the new binary (default: this one on disk)");
+  ctl->get_subcommand("upgrade")->add_option("--timeout", options.timeout,
+                                             "how long the new process may take to be ready");
   auto* route = command("route", "which server would take this client, and why");
   route->add_option("backend", options.target, "BACKEND")->required();
   route->add_option("--client", options.client, "the client's IP address")->required();

@@ -26,6 +26,8 @@ struct CtlOptions {
   bool json = false;      // status --json
   bool follow = false;    // logs --follow
   bool once = false;      // top --once
+  std::string binary;     // upgrade --binary
+  std::string timeout = "30s"; // upgrade --timeout: for the new process to be ready
 };
 
 /// Adds `ctl` and its commands to `app`, filling `options` when parsed; returns the `ctl` app,

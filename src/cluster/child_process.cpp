@@ -8,13 +8,12 @@
 #include <unistd.h>
 
 #include <array>
+#include <cassert>
 #include <cerrno>
 #include <cstring>
 #include <system_error>
 
 #include "corral/core/log.h"
-
-extern char** environ;
 
 namespace corral::cluster {
 namespace {
@@ -22,141 +21,6 @@ namespace {
 constexpr size_t kReadChunk = 16 * 1024;
 constexpr int kReadsPerWakeup = 8;         // then let other events run; the rest comes next turn
 constexpr size_t kDrainLimit = 1024 * 1024; // read at most this much more after the exit
-constexpr int kExecFailedStatus = 127;      // what shells return for "command not found"
-
-// Everything the child needs, built before fork: after fork a multithreaded program may only
-// make async-signal-safe calls, so no allocation happens in the child.
-struct ExecPlan {
-  std::string program; // resolved path; empty when not found in PATH (execve fails with ENOENT)
-  std::string cwd;
-  std::vector<std::string> strings;
-  std::vector<char*> argv;
-  std::vector<char*> envp;
-  pid_t parent = getpid();
-};
-
-struct ChildFds {
-  int out = -1;
-  int err = -1;
-  int exec_status = -1;
-};
-
-std::map<std::string, std::string> mergedEnvironment(const std::map<std::string, std::string>& add) {
-  std::map<std::string, std::string> env;
-  for (char** entry = environ; entry != nullptr && *entry != nullptr; ++entry) {
-    const std::string_view text(*entry);
-    const size_t equals = text.find('=');
-    if (equals != std::string_view::npos) {
-      env.emplace(text.substr(0, equals), text.substr(equals + 1));
-    }
-  }
-  for (const auto& [name, value] : add) {
-    env[name] = value;
-  }
-  return env;
-}
-
-bool isExecutableFile(const std::string& path) {
-  struct stat info {};
-  return stat(path.c_str(), &info) == 0 && S_ISREG(info.st_mode) && access(path.c_str(), X_OK) == 0;
-}
-
-// execvp's PATH search, done in the parent (execvp may allocate, which the child must not).
-std::string resolveProgram(const std::string& name, const std::map<std::string, std::string>& env) {
-  if (name.find('/') != std::string::npos) {
-    return name; // relative to the child's cwd, as execve resolves it after chdir
-  }
-  auto path = env.find("PATH");
-  // Both arms are string_views: a std::string/literal mix would make a temporary the view outlives.
-  const std::string_view dirs =
-      path != env.end() ? std::string_view{path->second} : std::string_view{"/usr/local/bin:/usr/bin:/bin"};
-  size_t begin = 0;
-  while (begin <= dirs.size()) {
-    const size_t end = std::min(dirs.find(':', begin), dirs.size());
-    const std::string_view dir = dirs.substr(begin, end - begin);
-    std::string candidate = fmt::format("{}/{}", dir.empty() ? "." : dir, name);
-    if (isExecutableFile(candidate)) {
-      return candidate;
-    }
-    begin = end + 1;
-  }
-  return {};
-}
-
-ExecPlan makePlan(const SpawnRequest& request) {
-  const auto env = mergedEnvironment(request.env);
-  ExecPlan plan{.program = resolveProgram(request.command.front(), env), .cwd = request.cwd};
-  plan.strings = request.command;
-  const size_t argc = plan.strings.size();
-  for (const auto& [name, value] : env) {
-    plan.strings.push_back(fmt::format("{}={}", name, value));
-  }
-  for (size_t i = 0; i < plan.strings.size(); ++i) {
-    (i < argc ? plan.argv : plan.envp).push_back(plan.strings[i].data());
-  }
-  plan.argv.push_back(nullptr);
-  plan.envp.push_back(nullptr);
-  return plan;
-}
-
-// The rest runs in the forked child and uses async-signal-safe calls only.
-[[noreturn]] void failInChild(int exec_status_fd) {
-  const int error = errno;
-  [[maybe_unused]] ssize_t written = write(exec_status_fd, &error, sizeof(error));
-  _exit(kExecFailedStatus);
-}
-
-bool moveTo(int fd, int target) {
-  if (fd == target) {
-    return fcntl(fd, F_SETFD, 0) == 0; // dup2 onto itself would keep FD_CLOEXEC
-  }
-  return dup2(fd, target) == target;
-}
-
-// corral ignores SIGPIPE and may block signals on the control thread; both survive exec, and an
-// application would not expect either.
-void resetSignals() {
-  sigset_t none;
-  sigemptyset(&none);
-  sigprocmask(SIG_SETMASK, &none, nullptr);
-  struct sigaction default_action {};
-  default_action.sa_handler = SIG_DFL;
-  for (int sig = 1; sig < NSIG; ++sig) {
-    if (sig != SIGKILL && sig != SIGSTOP) {
-      sigaction(sig, &default_action, nullptr);
-    }
-  }
-}
-
-[[noreturn]] void runChild(const ExecPlan& plan, const ChildFds& fds) {
-  resetSignals();
-  setpgid(0, 0); // its own group: stop() signals the instance and everything it started
-  // Dies with corral even when corral is SIGKILLed. If corral died before prctl ran, the child
-  // was already reparented and would never get the signal: check and leave.
-  if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0 || getppid() != plan.parent) {
-    _exit(kExecFailedStatus);
-  }
-  const int null_fd = open("/dev/null", O_RDONLY);
-  if (null_fd < 0 || !moveTo(null_fd, 0) || !moveTo(fds.out, 1) || !moveTo(fds.err, 2)) {
-    failInChild(fds.exec_status);
-  }
-  // Sockets and files corral opened without O_CLOEXEC must not leak into the instance (a
-  // listener inherited by a child would keep its port open after corral exits).
-  close_range(3, ~0U, CLOSE_RANGE_CLOEXEC);
-  if (!plan.cwd.empty() && chdir(plan.cwd.c_str()) != 0) {
-    failInChild(fds.exec_status);
-  }
-  execve(plan.program.c_str(), plan.argv.data(), plan.envp.data());
-  failInChild(fds.exec_status);
-}
-
-void closeFd(int& fd) {
-  if (fd >= 0) {
-    close(fd);
-    fd = -1;
-  }
-}
-
 } // namespace
 
 std::string errorText(int error) { return std::error_code(error, std::generic_category()).message(); }
@@ -216,37 +80,53 @@ Result<std::unique_ptr<ChildProcess>> ChildProcess::spawn(event_base* base, Chil
                                                           const SpawnRequest& request,
                                                           ChildEvents events) {
   assert(!request.command.empty());
-  const ExecPlan plan = makePlan(request);
-  std::array<int, 2> out{-1, -1}, err{-1, -1}, status{-1, -1};
-  if (pipe2(out.data(), O_CLOEXEC) != 0 || pipe2(err.data(), O_CLOEXEC) != 0 ||
-      pipe2(status.data(), O_CLOEXEC) != 0) {
-    const int error = errno;
-    for (int fd : {out[0], out[1], err[0], err[1], status[0], status[1]}) {
-      closeFd(fd);
-    }
-    return fail(ErrorCode::Io, fmt::format("{}: pipe: {}", request.name, errorText(error)));
+  const ExecSpec spec = makeExecSpec(request.command, request.cwd, request.env);
+  auto forked = reaper.spawn(spec, request.name, request.stop_timeout);
+  if (!forked) {
+    return std::unexpected(forked.error());
   }
-  const pid_t pid = fork();
-  if (pid == 0) {
-    runChild(plan, ChildFds{.out = out[1], .err = err[1], .exec_status = status[1]});
-  }
-  const int fork_error = errno;
-  for (int fd : {out[1], err[1], status[1]}) {
-    closeFd(fd);
-  }
-  if (pid < 0) {
-    for (int fd : {out[0], err[0], status[0]}) {
-      closeFd(fd);
-    }
-    return fail(ErrorCode::Io, fmt::format("{}: fork: {}", request.name, errorText(fork_error)));
-  }
-  setpgid(pid, pid); // also here, so that a signal sent right away reaches the whole group
   std::unique_ptr<ChildProcess> child(
-      new ChildProcess(base, reaper, pid, request.name, std::move(events)));
-  child->watchPipe(out[0], Stream::Out, request.max_line_length);
-  child->watchPipe(err[0], Stream::Err, request.max_line_length);
-  child->watchExecStatus(status[0]);
+      new ChildProcess(base, reaper, forked->pid, request.name, std::move(events)));
+  child->watchPipe(forked->out, Stream::Out, request.max_line_length);
+  child->watchPipe(forked->err, Stream::Err, request.max_line_length);
+  child->watchExecStatus(forked->exec_status);
   return child;
+}
+
+std::unique_ptr<ChildProcess> ChildProcess::adopt(event_base* base, ChildReaper& reaper,
+                                                  const Adopted& adopted, ChildEvents events) {
+  std::unique_ptr<ChildProcess> child(
+      new ChildProcess(base, reaper, adopted.pid, adopted.name, std::move(events)));
+  child->started_at_ = adopted.started_at;
+  child->watchPipe(adopted.out, Stream::Out, adopted.max_line_length);
+  child->watchPipe(adopted.err, Stream::Err, adopted.max_line_length);
+  return child;
+}
+
+std::vector<int> ChildProcess::pauseOutput() {
+  std::vector<int> fds;
+  for (auto& pipe : pipes_) {
+    if (pipe->readable != nullptr) {
+      event_del(pipe->readable);
+    }
+    fds.push_back(pipe->fd);
+  }
+  return fds;
+}
+
+void ChildProcess::resumeOutput() {
+  for (auto& pipe : pipes_) {
+    if (pipe->readable != nullptr) {
+      event_add(pipe->readable, nullptr);
+    }
+  }
+}
+
+void ChildProcess::release() {
+  reaper_.unwatch(pid_);
+  kill_timer_.cancel();
+  pipes_.clear();
+  exited_ = true; // not ours to kill any more
 }
 
 ChildProcess::ChildProcess(event_base* base, ChildReaper& reaper, pid_t pid, std::string name,

@@ -27,6 +27,7 @@ namespace corral::cluster {
 std::string errorText(int error);
 
 struct SpawnRequest {
+  std::chrono::milliseconds stop_timeout{10'000}; // the keeper's grace when corral is gone
   std::string name;                 // "app#0", for log lines
   std::vector<std::string> command; // program and arguments; a bare name is looked up in PATH
   std::string cwd;                  // empty: corral's own
@@ -51,6 +52,17 @@ public:
   static Result<std::unique_ptr<ChildProcess>> spawn(event_base* base, ChildReaper& reaper,
                                                      const SpawnRequest& request,
                                                      ChildEvents events);
+  /// A running instance handed over by the corral this one upgrades (its pipes' read ends).
+  struct Adopted {
+    std::string name;
+    pid_t pid = 0;
+    int out = -1;
+    int err = -1;
+    std::chrono::steady_clock::time_point started_at;
+    size_t max_line_length = 16 * 1024;
+  };
+  static std::unique_ptr<ChildProcess> adopt(event_base* base, ChildReaper& reaper,
+                                             const Adopted& adopted, ChildEvents events);
   ~ChildProcess();
   ChildProcess(const ChildProcess&) = delete;
   ChildProcess& operator=(const ChildProcess&) = delete;
@@ -62,6 +74,14 @@ public:
   /// SIGTERM to the process group, SIGKILL after `grace` if it has not exited by then.
   void terminate(std::chrono::milliseconds grace);
   bool terminating() const { return terminating_; }
+
+  /// Upgrade handover: stop reading the output pipes and return them (stdout, stderr), so that
+  /// they can be passed on; resumeOutput() if the handover fails.
+  std::vector<int> pauseOutput();
+  void resumeOutput();
+  /// The handover succeeded: another corral watches this process now. Closes the pipes and
+  /// forgets the process without signalling it.
+  void release();
 
 private:
   struct Pipe;

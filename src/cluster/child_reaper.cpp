@@ -8,6 +8,11 @@
 #include <mutex>
 #include <vector>
 
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "cluster/keeper.h"
+#include "corral/cluster/unix_message.h"
 #include "corral/core/log.h"
 
 namespace corral::cluster {
@@ -38,8 +43,13 @@ std::shared_ptr<ChildReaper> ChildReaper::forBase(event_base* base) {
   return reaper;
 }
 
-ChildReaper::ChildReaper(event_base* base)
-    : base_(base), sigchld_(evsignal_new(base, SIGCHLD, &ChildReaper::onSignal, this)) {
+ChildReaper::ChildReaper(event_base* base) : base_(base), keeper_(keeperSocket()) {
+  if (keeper_ >= 0) {
+    keeper_event_.reset(event_new(base, keeper_, EV_READ | EV_PERSIST, &ChildReaper::onKeeper, this));
+    event_add(keeper_event_.get(), nullptr);
+    return;
+  }
+  sigchld_.reset(evsignal_new(base, SIGCHLD, &ChildReaper::onSignal, this));
   if (!sigchld_ || evsignal_add(sigchld_.get(), nullptr) != 0) {
     log::cluster()->critical("cannot watch SIGCHLD on the control event loop");
     std::abort();
@@ -77,12 +87,94 @@ void ChildReaper::reapExited() {
     kill(-pid, SIGKILL);
     int status = 0;
     waitpid(pid, &status, 0);
-    auto it = watched_.find(pid);
-    if (it != watched_.end()) {
-      OnReaped on_reaped = std::move(it->second);
-      watched_.erase(it);
-      on_reaped(status);
+    dispatch(pid, status);
+  }
+}
+
+void ChildReaper::dispatch(pid_t pid, int status) {
+  auto it = watched_.find(pid);
+  if (it != watched_.end()) {
+    OnReaped on_reaped = std::move(it->second);
+    watched_.erase(it);
+    on_reaped(status);
+  }
+}
+
+Result<ForkedChild> ChildReaper::spawn(const ExecSpec& spec, const std::string& name,
+                                       std::chrono::milliseconds stop_timeout) {
+  if (keeper_ < 0) {
+    return forkExec(spec, name);
+  }
+  const nlohmann::json request{{"spawn", name},       {"program", spec.program},
+                               {"cwd", spec.cwd},     {"argv", spec.argv},
+                               {"envp", spec.envp},   {"stop_ms", stop_timeout.count()}};
+  if (auto sent = sendMessage(keeper_, request.dump()); !sent) {
+    return fail(ErrorCode::Io, fmt::format("{}: keeper: {}", name, sent.error().message));
+  }
+  // The keeper answers at once (it forks and does not wait for exec); exit reports that come
+  // first are kept for the loop, so no callback runs inside spawn().
+  for (;;) {
+    auto reply = receiveMessage(keeper_, true);
+    if (!reply) {
+      return fail(ErrorCode::Io, fmt::format("{}: keeper: {}", name, reply.error().message));
     }
+    const auto json = nlohmann::json::parse(reply->text, nullptr, false);
+    if (json.contains("exit")) {
+      pending_exits_.push_back(std::move(reply->text));
+      event_active(keeper_event_.get(), EV_READ, 0);
+      continue;
+    }
+    if (json.contains("error") || reply->fds.size() != 3) {
+      for (int fd : reply->fds) {
+        ::close(fd);
+      }
+      return fail(ErrorCode::Io, json.value("error", name + ": keeper: malformed reply"));
+    }
+    return ForkedChild{.pid = json.value("pid", -1), .out = reply->fds[0], .err = reply->fds[1],
+                       .exec_status = reply->fds[2]};
+  }
+}
+
+void ChildReaper::onKeeper(evutil_socket_t, short, void* arg) noexcept {
+  static_cast<ChildReaper*>(arg)->readKeeper();
+}
+
+void ChildReaper::readKeeper() {
+  auto self = shared_from_this(); // a callback may drop the last other owner
+  std::vector<std::string> texts = std::exchange(pending_exits_, {});
+  for (;;) {
+    auto message = receiveMessage(keeper_, false);
+    if (!message) {
+      if (message.error().code != ErrorCode::Unavailable) {
+        log::cluster()->critical("the keeper process is gone ({}); instances cannot be "
+                                 "respawned", message.error().message);
+        event_del(keeper_event_.get());
+      }
+      break;
+    }
+    for (int fd : message->fds) {
+      ::close(fd);
+    }
+    texts.push_back(std::move(message->text));
+  }
+  for (const std::string& text : texts) {
+    const auto json = nlohmann::json::parse(text, nullptr, false);
+    if (json.contains("exit")) {
+      dispatch(json.value("exit", 0), json.value("status", 0));
+    }
+  }
+}
+
+void ChildReaper::pauseKeeper() {
+  if (keeper_event_) {
+    event_del(keeper_event_.get());
+  }
+}
+
+void ChildReaper::resumeKeeper() {
+  if (keeper_event_) {
+    event_add(keeper_event_.get(), nullptr);
+    event_active(keeper_event_.get(), EV_READ, 0);
   }
 }
 

@@ -113,7 +113,8 @@ void ProcessSupervisor::start() {
 }
 
 Result<std::unique_ptr<ChildProcess>> ProcessSupervisor::launch(uint32_t slot, uint16_t port) {
-  SpawnRequest request{.name = slots_[slot].name,
+  SpawnRequest request{.stop_timeout = options_.spawn.stop_timeout,
+                       .name = slots_[slot].name,
                        .command = options_.spawn.command,
                        .cwd = options_.spawn.cwd,
                        .env = options_.spawn.env,
@@ -121,13 +122,16 @@ Result<std::unique_ptr<ChildProcess>> ProcessSupervisor::launch(uint32_t slot, u
   request.env["PORT"] = std::to_string(port);
   request.env["CORRAL_INSTANCE"] = std::to_string(slot);
   request.env["CORRAL_INSTANCES"] = std::to_string(slots_.size());
-  ChildEvents events{
+  return ChildProcess::spawn(base_, *reaper_, request, eventsFor(slot));
+}
+
+ChildEvents ProcessSupervisor::eventsFor(uint32_t slot) {
+  return ChildEvents{
       .on_exec = [this, slot](ChildProcess& child) { onExec(child, slot); },
       .on_line = [this, slot](ChildProcess& child, Stream stream,
                               std::string_view line) { onLine(child, slot, stream, line); },
       .on_exit = [this, slot](ChildProcess& child,
                               const ExitStatus& exit) { onExit(child, slot, exit); }};
-  return ChildProcess::spawn(base_, *reaper_, request, std::move(events));
 }
 
 // A fork that fails (out of processes or memory) is treated like an instance that exited at

@@ -24,6 +24,10 @@ public:
   void start() override;
   Result<void> restart(std::function<void(Result<void>)> done) override;
   void stop(std::function<void()> done) override;
+  Result<std::vector<HandoverSlot>> freeze() override;
+  void thaw() override;
+  void release() override;
+  void adopt(const std::vector<HandoverSlot>& slots) override;
   std::vector<InstanceStatus> status() const override;
   const std::string& backend() const override { return options_.backend; }
   uint32_t instances() const override { return static_cast<uint32_t>(slots_.size()); }
@@ -81,6 +85,8 @@ private:
   void finishStopIfDone();
   SocketAddress addressOf(uint16_t port) const;
   std::string describeCommand() const;
+
+  ChildEvents eventsFor(uint32_t slot);
 
   // rolling_restart.cpp
   void rollFrom(uint32_t slot);

@@ -24,16 +24,29 @@ ControlPlane::ControlPlane(event_base* base, std::string config_path)
       }) {}
 
 Result<std::unique_ptr<ControlPlane>> ControlPlane::create(event_base* base, std::string config_path,
-                                                           config::Config config) {
+                                                           config::Config config,
+                                                           Inherited inherited) {
   std::unique_ptr<ControlPlane> plane(new ControlPlane(base, std::move(config_path)));
   plane->config_ = std::move(config);
   plane->discovery_.resolveNow(plane->config_);
-  auto snapshot = runtime::Snapshot::build(plane->discovery_.expand(plane->config_));
+  // Adopted instances are servers from the first snapshot on: the sockets handed over are
+  // accepting already, and a connection must not find the backend empty.
+  for (const auto& [backend, slots] : inherited.slots) {
+    for (const cluster::HandoverSlot& slot : slots) {
+      auto& addresses = plane->spawned_[backend];
+      addresses.resize(std::max<size_t>(addresses.size(), slot.slot + 1));
+      addresses[slot.slot] = *SocketAddress::fromHostPort({.host = "127.0.0.1", .port = slot.port});
+    }
+  }
+  auto snapshot =
+      runtime::Snapshot::build(plane->discovery_.expand(plane->config_), nullptr, plane->spawned_);
   if (!snapshot) {
     return std::unexpected(snapshot.error());
   }
   plane->snapshot_ = *snapshot;
-  auto proxy = proxy::Proxy::create(*snapshot);
+  plane->inherited_.health = std::move(inherited.health);
+  plane->seedHealth();
+  auto proxy = proxy::Proxy::create(*snapshot, std::move(inherited.listeners));
   if (!proxy) {
     return std::unexpected(proxy.error());
   }
@@ -60,16 +73,17 @@ Result<std::unique_ptr<ControlPlane>> ControlPlane::create(event_base* base, std
         auto found = raw->findServer(backend, server);
         return found && (*found)->stats->health.load() == runtime::Health::Up;
       });
-  if (current->config.metrics) {
-    auto server = metrics::MetricsServer::create(
-        *current->config.metrics, [raw] { return raw->current(); }, plane->control_metrics_);
-    if (!server) {
-      return std::unexpected(server.error());
-    }
-    plane->metrics_ = std::move(*server);
+  if (auto metrics = plane->openMetrics(); !metrics) {
+    return std::unexpected(metrics.error());
   }
   if (current->config.admin) {
-    auto server = admin::AdminServer::create(base, *current->config.admin, *plane);
+    const auto& admin = *current->config.admin;
+    const bool same = inherited.admin >= 0 &&
+                      inherited.admin_listen == fmt::format("{}:{}", admin.listen.host, admin.listen.port);
+    if (inherited.admin >= 0 && !same) {
+      ::close(std::exchange(inherited.admin, -1)); // moved: the old process's goes with it
+    }
+    auto server = admin::AdminServer::create(base, admin, *plane, inherited.admin);
     if (!server) {
       return std::unexpected(server.error());
     }
@@ -77,6 +91,11 @@ Result<std::unique_ptr<ControlPlane>> ControlPlane::create(event_base* base, std
   }
   if (auto supervisors = plane->startSupervisors(); !supervisors) {
     return std::unexpected(supervisors.error());
+  }
+  plane->inherited_.slots = std::move(inherited.slots);
+  if (!inherited.upgrade.is_null()) {
+    plane->upgrade_status_ = std::move(inherited.upgrade);
+    plane->upgrade_status_["state"] = "running";
   }
   return plane;
 }
@@ -96,8 +115,13 @@ ControlPlane::~ControlPlane() {
 void ControlPlane::start() {
   proxy_->start();
   for (auto& [name, supervisor] : supervisors_) {
-    supervisor->start();
+    if (auto slots = inherited_.slots.find(name); slots != inherited_.slots.end()) {
+      supervisor->adopt(slots->second);
+    } else {
+      supervisor->start();
+    }
   }
+  inherited_.slots.clear();
   updateHealthTargets();
   discovery_.watch(config_);
   slow_start_timer_ = event_new(base_, -1, EV_PERSIST, [](evutil_socket_t, short, void* self) {
@@ -162,6 +186,11 @@ Result<void> ControlPlane::reload() {
     log::config()->error("reload failed: the running configuration is unchanged");
     control_metrics_->countConfigReload(metrics::ReloadResult::Failure);
     return fail(ErrorCode::BadConfig, lines);
+  }
+  if (auto reloadable = checkReloadable(config_, loaded->config); !reloadable) {
+    log::config()->error("reload failed: {}", reloadable.error().message);
+    control_metrics_->countConfigReload(metrics::ReloadResult::Failure);
+    return reloadable;
   }
   config::Config previous = std::exchange(config_, std::move(loaded->config));
   discovery_.resolveNow(config_);

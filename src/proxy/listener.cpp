@@ -36,6 +36,27 @@ Result<int> openListener(const SocketAddress& address) {
   return fd;
 }
 
+Result<void> checkNotInUse(const SocketAddress& address) {
+  if (address.port() == 0) {
+    return {};
+  }
+  const int fd = ::socket(address.family(), SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) {
+    return {}; // cannot tell; the real bind will
+  }
+  const int one = 1;
+  setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)); // TIME_WAIT is not "in use"
+  if (address.family() == AF_INET6) {
+    setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
+  }
+  const bool in_use = ::bind(fd, address.get(), address.length()) < 0 && errno == EADDRINUSE;
+  ::close(fd);
+  if (in_use) {
+    return fail(ErrorCode::Io, fmt::format("{} is in use by another process", address.toString()));
+  }
+  return {};
+}
+
 SocketAddress boundAddress(int fd) {
   sockaddr_storage storage{};
   socklen_t length = sizeof(storage);

@@ -1,8 +1,10 @@
 #include "corral/proxy/proxy.h"
 
+#include <fcntl.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <optional>
 
 #include "access_log.h"
 #include "corral/core/log.h"
@@ -24,15 +26,58 @@ void closeAll(const std::vector<std::vector<int>>& fds) {
 
 bool sameListen(const HostPort& a, const HostPort& b) { return a.host == b.host && a.port == b.port; }
 
+// The sockets handed over for `frontend`: by name (an upgrade; the port may have been 0), else by
+// address (systemd, or a renamed frontend).
+std::optional<std::vector<int>> takeInherited(std::vector<InheritedListener>* inherited,
+                                              const runtime::Frontend& frontend,
+                                              const SocketAddress& address) {
+  if (inherited == nullptr) {
+    return std::nullopt;
+  }
+  const HostPort& listen = frontend.config->listen;
+  for (auto& entry : *inherited) {
+    const bool by_name = !entry.frontend.empty() && entry.frontend == frontend.config->name &&
+                         (listen.port == 0 || entry.address.toString() == address.toString());
+    const bool by_address = listen.port != 0 && entry.address.toString() == address.toString();
+    if (!entry.fds.empty() && (by_name || by_address)) {
+      return std::exchange(entry.fds, {});
+    }
+  }
+  return std::nullopt;
+}
+
+// As many sockets as workers: dup()s share one when fewer were handed over (every worker then
+// accepts from the same queue); a surplus is closed (net.ipv4.tcp_migrate_req=1 moves what waits
+// in its queue to the sockets that stay).
+std::vector<int> fitToWorkers(std::vector<int> fds, size_t workers) {
+  for (size_t i = fds.size(); i < workers; ++i) {
+    fds.push_back(::fcntl(fds[i % fds.size()], F_DUPFD_CLOEXEC, 0));
+  }
+  while (fds.size() > workers) {
+    ::close(fds.back());
+    fds.pop_back();
+  }
+  return fds;
+}
+
 } // namespace
 
 // Port 0 is resolved by the first bind and reused by the other workers' sockets, so that all
 // workers share one address.
 Result<std::vector<int>> Proxy::bindFrontend(const runtime::Frontend& frontend, size_t workers,
-                                             SocketAddress& bound) {
+                                             SocketAddress& bound,
+                                             std::vector<InheritedListener>* inherited) {
   auto address = SocketAddress::fromHostPort(frontend.config->listen);
   if (!address) {
     return std::unexpected(address.error());
+  }
+  if (auto handed = takeInherited(inherited, frontend, *address)) {
+    bound = boundAddress(handed->front());
+    return fitToWorkers(std::move(*handed), workers);
+  }
+  if (auto free = checkNotInUse(*address); !free) {
+    free.error().message = fmt::format("frontend {}: {}", frontend.config->name, free.error().message);
+    return std::unexpected(free.error());
   }
   std::vector<int> fds;
   for (size_t w = 0; w < workers; ++w) {
@@ -51,21 +96,33 @@ Result<std::vector<int>> Proxy::bindFrontend(const runtime::Frontend& frontend, 
   return fds;
 }
 
-Result<std::unique_ptr<Proxy>> Proxy::create(runtime::SnapshotPtr snapshot) {
+Result<std::unique_ptr<Proxy>> Proxy::create(runtime::SnapshotPtr snapshot,
+                                             std::vector<InheritedListener> inherited) {
   std::unique_ptr<Proxy> proxy(new Proxy());
   const size_t workers = snapshot->workers;
   std::vector<std::vector<int>> per_frontend;
   for (const runtime::Frontend& frontend : snapshot->frontends) {
     SocketAddress bound;
-    auto fds = bindFrontend(frontend, workers, bound);
+    auto fds = bindFrontend(frontend, workers, bound, &inherited);
     if (!fds) {
       closeAll(per_frontend);
+      for (const auto& entry : inherited) {
+        closeAll({entry.fds});
+      }
       return std::unexpected(fds.error());
     }
     per_frontend.push_back(std::move(*fds));
     proxy->bound_.emplace_back(frontend.config->name, bound);
     proxy->configured_.push_back(frontend.config->listen);
   }
+  for (const auto& entry : inherited) {
+    if (!entry.fds.empty()) {
+      log::proxy()->warn("a listening socket on {} was handed over, but no frontend listens "
+                         "there now; closing it", entry.address.toString());
+      closeAll({entry.fds});
+    }
+  }
+  proxy->fds_ = per_frontend;
   auto access_log = AccessLog::open(snapshot->config.access_log, workers);
   if (!access_log) {
     closeAll(per_frontend);
@@ -92,6 +149,7 @@ Result<void> Proxy::update(runtime::SnapshotPtr next) {
   std::vector<std::vector<int>> fds;
   std::vector<std::pair<std::string, SocketAddress>> bound;
   std::vector<HostPort> configured;
+  std::vector<std::vector<int>> kept_fds;
   for (const runtime::Frontend& frontend : next->frontends) {
     size_t old = 0;
     while (old < bound_.size() && bound_[old].first != frontend.config->name) {
@@ -100,6 +158,7 @@ Result<void> Proxy::update(runtime::SnapshotPtr next) {
     if (old < bound_.size() && sameListen(configured_[old], frontend.config->listen)) {
       fds.emplace_back(workers_.size(), -1);
       bound.push_back(bound_[old]);
+      kept_fds.push_back(fds_[old]);
     } else {
       SocketAddress address;
       auto opened = bindFrontend(frontend, workers_.size(), address);
@@ -107,6 +166,7 @@ Result<void> Proxy::update(runtime::SnapshotPtr next) {
         closeAll(fds);
         return std::unexpected(opened.error());
       }
+      kept_fds.push_back(*opened);
       fds.push_back(std::move(*opened));
       bound.emplace_back(frontend.config->name, address);
       log::proxy()->info("frontend {} listening on {}", frontend.config->name,
@@ -125,6 +185,7 @@ Result<void> Proxy::update(runtime::SnapshotPtr next) {
   }
   bound_ = std::move(bound);
   configured_ = std::move(configured);
+  fds_ = std::move(kept_fds);
   snapshot_ = std::move(next);
   return {};
 }
@@ -193,6 +254,14 @@ void Proxy::reopenAccessLog() {
 
 std::vector<std::pair<std::string, SocketAddress>> Proxy::boundAddresses() const {
   return bound_;
+}
+
+std::vector<InheritedListener> Proxy::listeners() const {
+  std::vector<InheritedListener> result;
+  for (size_t f = 0; f < bound_.size(); ++f) {
+    result.push_back({.frontend = bound_[f].first, .address = bound_[f].second, .fds = fds_[f]});
+  }
+  return result;
 }
 
 } // namespace corral::proxy

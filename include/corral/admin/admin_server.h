@@ -35,9 +35,10 @@ public:
   /// Binds `config.listen` (port 0 picks a free port) and reads the token file once. Fails on a
   /// bind error, an unreadable or empty token file, or a non-loopback address without a token.
   /// `base` and `control` must outlive the server.
+  /// `inherited_fd`: a listening socket handed over by `ctl upgrade`, used instead of binding.
   static Result<std::unique_ptr<AdminServer>> create(event_base* base,
                                                      const config::AdminConfig& config,
-                                                     Control& control);
+                                                     Control& control, int inherited_fd = -1);
   /// Ends open `logs --follow` streams and closes the listener and every connection.
   ~AdminServer();
   AdminServer(const AdminServer&) = delete;
@@ -45,6 +46,10 @@ public:
 
   /// The address actually bound, with the kernel's port when the configuration said 0.
   SocketAddress boundAddress() const;
+  /// The listening socket (for an upgrade handover), -1 once stopAccepting() ran.
+  int listenerFd() const;
+  /// Closes the listener; requests on open connections are still answered.
+  void stopAccepting();
 
   class Impl;
 

@@ -3,6 +3,7 @@
 // admin server (admin_server.h) turns HTTP requests into these calls and their results into JSON,
 // so the HTTP layer knows nothing about snapshots, health checks or the supervisor.
 
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <optional>
@@ -127,6 +128,15 @@ public:
                                       std::function<void(std::string_view line)> on_line) = 0;
   /// After this returns, the on_line of `id` is never called again.
   virtual void unfollowLogs(uint64_t id) = 0;
+  /// `ctl upgrade`: starts handing the sockets and instances to a new corral process from
+  /// `binary` (empty: this one's on disk) and returns at once with {"id", "old_pid"}; the
+  /// outcome is told by upgradeStatus(), by the new process once it took over.
+  /// `ready_timeout`: how long the new process may take to report ready.
+  virtual Result<nlohmann::json> upgrade(const std::string& binary,
+                                         std::chrono::milliseconds ready_timeout);
+  /// {"id", "state": "none|running|done|failed", "reason", "old_pid", "old_version",
+  ///  "new_pid", "new_version", "handover_ms"} of the last upgrade.
+  virtual nlohmann::json upgradeStatus();
 };
 
 } // namespace corral::admin

@@ -100,6 +100,17 @@ struct SupervisorCallbacks {
       drain_old;
 };
 
+/// One slot as `corral ctl upgrade` hands it to the new corral process.
+struct HandoverSlot {
+  uint32_t slot = 0;
+  pid_t pid = 0;      // 0: no process (in backoff); the new corral starts one
+  uint16_t port = 0;
+  uint64_t restarts = 0;
+  std::chrono::system_clock::time_point started_at;
+  int out = -1;       // read ends of the process's stdout and stderr pipes
+  int err = -1;
+};
+
 /// Identifies one followOutput() subscription.
 using FollowerId = uint64_t;
 
@@ -122,6 +133,17 @@ public:
   /// SIGTERM to every instance's process group, SIGKILL after stop_timeout; `done` once all are
   /// reaped (at once when none runs). `done` may destroy the Supervisor.
   virtual void stop(std::function<void()> done) = 0;
+
+  /// Upgrade handover, old side: stops respawning and reading output and returns every slot.
+  /// Fails while a rolling restart runs (or its old processes drain). thaw() undoes it (the new
+  /// corral failed); release() forgets every process without signalling it (the new corral
+  /// watches them now).
+  virtual Result<std::vector<HandoverSlot>> freeze() = 0;
+  virtual void thaw() = 0;
+  virtual void release() = 0;
+  /// Upgrade handover, new side, instead of start(): watches the running processes of `slots`
+  /// (taking their pipes), starts the slots that have none, stops the ones beyond `instances`.
+  virtual void adopt(const std::vector<HandoverSlot>& slots) = 0;
 
   virtual std::vector<InstanceStatus> status() const = 0;
   virtual const std::string& backend() const = 0;

@@ -17,6 +17,7 @@
 #include "corral/admin/control.h"
 #include "corral/cluster/supervisor.h"
 #include "corral/discovery/discovery.h"
+#include "corral/control/handover.h"
 #include "corral/health/health_checker.h"
 #include "corral/metrics/metrics_server.h"
 #include "corral/proxy/proxy.h"
@@ -34,8 +35,10 @@ class ControlPlane final : public admin::Control {
 public:
   /// Builds the snapshot, binds every listener (frontends, admin, metrics): a startup failure
   /// such as a port in use is returned here, before anything runs.
+  /// `inherited`: sockets and instances handed over by an upgrade or by systemd.
   static Result<std::unique_ptr<ControlPlane>> create(event_base* base, std::string config_path,
-                                                      config::Config config);
+                                                      config::Config config,
+                                                      Inherited inherited = {});
   ~ControlPlane() override;
 
   /// Starts the workers, the health checks and the spawned instances.
@@ -63,6 +66,13 @@ public:
   Result<uint64_t> followLogs(std::string_view backend, int instance,
                               std::function<void(std::string_view line)> on_line) override;
   void unfollowLogs(uint64_t id) override;
+  Result<nlohmann::json> upgrade(const std::string& binary,
+                                 std::chrono::milliseconds ready_timeout) override;
+  nlohmann::json upgradeStatus() override { return upgrade_status_; }
+  /// The new side of an upgrade reported ready: upgradeStatus() says done.
+  void upgradeDone();
+  /// Called when an upgrade handed everything over and this process has drained (then exit).
+  void onHandedOver(std::function<void()> done) { on_handed_over_ = std::move(done); }
 
 private:
   ControlPlane(event_base* base, std::string config_path);
@@ -83,6 +93,18 @@ private:
   /// counters of the current one, published.
   Result<void> rebuild();
   void stopSupervisors(std::function<void()> done);
+  /// What a reload cannot apply live yet (reload_check.cpp): an error naming the keys.
+  static Result<void> checkReloadable(const config::Config& running, const config::Config& next);
+  // The upgrade, old side (control_upgrade.cpp).
+  struct Upgrade;
+  static void onUpgradeMessage(evutil_socket_t, short, void* self) noexcept;
+  void sendUpgradeState();
+  void awaitNewProcessExit();
+  void finishUpgrade();
+  void failUpgrade(const std::string& reason);
+  nlohmann::json handoverState(std::vector<int>& fds);
+  Result<void> openMetrics();
+  void seedHealth();
 
   event_base* base_;
   std::string config_path_;
@@ -109,6 +131,11 @@ private:
   std::chrono::steady_clock::time_point started_at_ = std::chrono::steady_clock::now();
   bool started_ = false;
   bool stopping_ = false;
+  Inherited inherited_; // taken over at startup; the slots are adopted by start()
+  std::unique_ptr<Upgrade> upgrade_;
+  nlohmann::json upgrade_status_ = {{"state", "none"}};
+  uint64_t upgrades_ = 0;
+  std::function<void()> on_handed_over_;
 };
 
 } // namespace corral::control

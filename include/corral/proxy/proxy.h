@@ -21,11 +21,23 @@ namespace corral::proxy {
 class AccessLog;
 class Worker;
 
+/// Listening sockets this process did not open: handed over by the corral it upgrades (matched by
+/// frontend name) or by systemd socket activation (LISTEN_FDS, name empty: matched by address).
+struct InheritedListener {
+  std::string frontend;
+  SocketAddress address; // the bound address
+  std::vector<int> fds;  // taken by create(); what no frontend wants is closed there
+};
+
 class Proxy {
 public:
   /// Binds every frontend (one socket per worker; a port of 0 is chosen once and shared) and
-  /// opens the access log. A port in use or an unwritable log fails here, before any thread runs.
-  static Result<std::unique_ptr<Proxy>> create(runtime::SnapshotPtr snapshot);
+  /// opens the access log. A port in use or an unwritable log fails here, before any thread runs;
+  /// a port that another process listens on is an error even where SO_REUSEPORT would share it.
+  /// A frontend with `inherited` sockets uses them instead of binding (and dup()s one when there
+  /// are fewer than workers).
+  static Result<std::unique_ptr<Proxy>> create(runtime::SnapshotPtr snapshot,
+                                               std::vector<InheritedListener> inherited = {});
   ~Proxy();
 
   /// Starts the worker threads.
@@ -60,18 +72,22 @@ public:
 
   /// The address each frontend is bound to, in configuration order.
   std::vector<std::pair<std::string, SocketAddress>> boundAddresses() const;
+  /// Every frontend's listening sockets (still owned by the workers), for an upgrade handover.
+  std::vector<InheritedListener> listeners() const;
 
 private:
   Proxy() = default;
   /// One listening socket per worker for `frontend`, or an error naming it.
   static Result<std::vector<int>> bindFrontend(const runtime::Frontend& frontend, size_t workers,
-                                               SocketAddress& bound);
+                                               SocketAddress& bound,
+                                               std::vector<InheritedListener>* inherited = nullptr);
 
   runtime::SnapshotPtr snapshot_;
   std::unique_ptr<AccessLog> access_log_;
   std::vector<std::unique_ptr<Worker>> workers_;
   std::vector<std::pair<std::string, SocketAddress>> bound_;
   std::vector<HostPort> configured_;     // the listen key behind each bound_ entry
+  std::vector<std::vector<int>> fds_;    // each bound_ entry's sockets, one per worker
   bool draining_ = false;
 };
 

@@ -8,6 +8,7 @@
 #include <fmt/ostream.h>
 
 #include "tests/support/tcp_client.h"
+#include "tests/support/wait.h"
 
 namespace corral::test {
 namespace {
@@ -89,6 +90,29 @@ HttpExchange httpExchange(std::string_view address, std::string_view cookie,
 
 std::string cookiePair(std::string_view set_cookie) {
   return std::string(set_cookie.substr(0, set_cookie.find(';')));
+}
+
+// One complete reply on a keep-alive connection: the head, then Content-Length bytes of body.
+std::string readKeepAliveReply(TcpClient& client, std::chrono::milliseconds timeout) {
+  const auto deadline = Clock::now() + timeout;
+  std::string reply;
+  while (Clock::now() < deadline) {
+    const size_t head_end = reply.find("\r\n\r\n");
+    const size_t length_at = reply.find("Content-Length: ");
+    if (head_end != std::string::npos && length_at != std::string::npos && length_at < head_end) {
+      const size_t length = std::stoul(reply.substr(length_at + 16));
+      if (reply.size() >= head_end + 4 + length) {
+        return reply.substr(head_end + 4, length);
+      }
+    }
+    const std::string more =
+        client.readSome(std::chrono::milliseconds(millisecondsUntil(deadline)));
+    if (more.empty()) {
+      break;
+    }
+    reply += more;
+  }
+  return "incomplete reply: " + reply;
 }
 
 } // namespace corral::test

@@ -32,4 +32,10 @@ HttpExchange httpExchange(std::string_view address, std::string_view cookie = {}
 /// "CORRAL=abc" from "CORRAL=abc; Path=/; Max-Age=3600; HttpOnly".
 std::string cookiePair(std::string_view set_cookie);
 
+class TcpClient;
+
+/// One complete reply on a keep-alive connection (the head, then Content-Length bytes of body):
+/// its body, or "incomplete reply: ..." when the connection ended or the time ran out first.
+std::string readKeepAliveReply(TcpClient& client, std::chrono::milliseconds timeout);
+
 } // namespace corral::test

@@ -38,34 +38,11 @@ TEST(SpawnLifetimeTest, SigkillOfCorralLeavesNoInstanceRunning) {
   }
 }
 
-// One complete reply on a keep-alive connection: the head, then Content-Length bytes of body.
-std::string readReply(TcpClient& client, std::chrono::milliseconds timeout) {
-  const auto deadline = Clock::now() + timeout;
-  std::string reply;
-  while (Clock::now() < deadline) {
-    const size_t head_end = reply.find("\r\n\r\n");
-    const size_t length_at = reply.find("Content-Length: ");
-    if (head_end != std::string::npos && length_at != std::string::npos && length_at < head_end) {
-      const size_t length = std::stoul(reply.substr(length_at + 16));
-      if (reply.size() >= head_end + 4 + length) {
-        return reply.substr(head_end + 4, length);
-      }
-    }
-    const std::string more =
-        client.readSome(std::chrono::milliseconds(millisecondsUntil(deadline)));
-    if (more.empty()) {
-      break;
-    }
-    reply += more;
-  }
-  return "incomplete reply: " + reply;
-}
-
 std::string askOnSession(TcpClient& client) {
   if (!client.writeAll("GET / HTTP/1.1\r\nHost: corral.test\r\n\r\n")) {
     return "write failed: " + client.error();
   }
-  return readReply(client, 5s);
+  return readKeepAliveReply(client, 5s);
 }
 
 // A client in the middle of a keep-alive session when SIGTERM arrives is still answered by the
