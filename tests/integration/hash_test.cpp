@@ -241,7 +241,7 @@ TEST_F(HashTest, AConnectionWithoutTheKeyGoesToTheFallback) {
 }
 
 // As in sticky_cookie mode: bytes that are not HTTP/1 are placed by the fallback and relayed
-// unchanged; a head longer than max_header_size (16 KiB) closes the connection.
+// unchanged; a head longer than max_header_size (16 KiB) closes the connection (bad_request).
 TEST_F(HashTest, NonHttpGoesToTheFallbackAndAnOversizedHeadIsRefused) {
   const std::string binary = "\x16\x03\x01 binary protocol bytes\r\n\r\n";
   const auto line = exchange("header", binary);
@@ -249,7 +249,7 @@ TEST_F(HashTest, NonHttpGoesToTheFallbackAndAnOversizedHeadIsRefused) {
   EXPECT_EQ(line.value("bytes_in", size_t{0}), binary.size());
   const std::string huge = request("/", "X-Tenant: a\r\nX-Pad: " + std::string(17000, 'p') + "\r\n");
   const auto refused = exchange("header", huge);
-  EXPECT_EQ(refused.value("termination", ""), "client_error");
+  EXPECT_EQ(refused.value("termination", ""), "bad_request");
   EXPECT_EQ(refused.value("server", ""), "");
 }
 
