@@ -133,6 +133,11 @@ void printFrame(const admin::Status& status, const json& history, const Totals* 
                    std::to_string(frontend.rejected)});
   }
   frontends.print(out, options.colour ? paintHeader : nullptr);
+  for (const auto& backend : status.backends) {
+    if (backend.limited) { // servers with max_connections: clients may wait in the queue
+      out << fmt::format("queue {}: {} waiting\n", backend.name, backend.queued);
+    }
+  }
   out << '\n';
   Table servers({"SERVER", "STATE", "ACTIVE", "CONN/S", "IN/S", "OUT/S", "WEIGHT", "PID",
                  "UPTIME", "RESTARTS", "CHECK"});

@@ -139,7 +139,7 @@ function renderFrontends(status, elapsed) {
 
 // --- backends and servers ----------------------------------------------------------------------
 
-const kServerColumns = ['server', 'address', 'state', 'last check', 'active', 'queue', 'conn/s',
+const kServerColumns = ['server', 'address', 'state', 'last check', 'active', 'conn/s',
   'in/s', 'out/s', 'weight', 'pid', 'uptime', 'restarts', 'history', 'actions'];
 
 function backendSection(backend) {
@@ -148,11 +148,13 @@ function backendSection(backend) {
   const restart = el('button', { type: 'button', 'data-action': 'restart', hidden: '' }, 'rolling restart');
   restart.addEventListener('click', () => act(`/api/v1/backends/${encodeURIComponent(backend.name)}/restart`));
   const head = el('tr', {}, ...kServerColumns.map(name => el('th', {}, name)));
-  const title = el('h2', {}, `Backend ${backend.name} `, el('span', { className: 'balance' }), ' ', restart);
+  const title = el('h2', {}, `Backend ${backend.name} `, el('span', { className: 'balance' }), ' ',
+    el('span', { className: 'queue' }), ' ', restart);
   section = {
     node: el('section', { 'data-backend': backend.name }, title,
       el('table', {}, el('thead', {}, head), el('tbody'))),
     balance: title.querySelector('.balance'),
+    queue: title.querySelector('.queue'),
     historyHeader: head.children[kServerColumns.indexOf('history')],
     restart,
     rows: new Map(),
@@ -167,14 +169,14 @@ function serverPath(backend, server, action) {
 
 function serverRow(backendName, server) {
   const key = `${backendName}/${server.name}`;
-  const cells = kServerColumns.map((name, i) => el('td', i >= 4 && i <= 12 ? { className: 'num' } : {}));
+  const cells = kServerColumns.map((name, i) => el('td', i >= 4 && i <= 11 ? { className: 'num' } : {}));
   const badge = el('span', { className: 'state' });
   cells[2].append(badge);
   const spark = svg('svg', { class: 'spark', viewBox: '0 0 100 30', preserveAspectRatio: 'none' });
-  cells[13].append(spark);
+  cells[12].append(spark);
   const weight = el('input', { className: 'weight', type: 'number', min: '1', max: '256',
     'aria-label': `weight of ${server.name}` });
-  const actions = cells[14];
+  const actions = cells[13];
   for (const action of ['drain', 'disable', 'enable']) {
     actions.append(el('button', { type: 'button', 'data-action': action,
       onclick: () => act(serverPath(backendName, server.name, action)) }, action), ' ');
@@ -202,7 +204,6 @@ function renderServer(row, backendName, server, history, slots) {
   const check = server.last_check ? `${server.last_check} ${server.last_check_ms.toFixed(1)} ms` : '–';
   const weight = server.effective_weight < server.weight ? `${server.effective_weight}/${server.weight}` : String(server.weight);
   const values = [server.name, server.address, null, check, String(server.active),
-    server.queue === undefined || server.queue === null ? '–' : String(server.queue),
     formatRate(pick('connections_per_s')), formatBytes(pick('bytes_in_per_s')),
     formatBytes(pick('bytes_out_per_s')), weight,
     server.pid === null || server.pid === undefined ? '–' : String(server.pid),
@@ -252,6 +253,8 @@ function renderBackends(status, history) {
     const section = backendSection(backend);
     container.append(section.node);
     setText(section.balance, backend.balance);
+    // Only a backend whose servers have max_connections has a queue.
+    setText(section.queue, backend.limited ? `queue ${backend.queued}` : '');
     if (history) setText(section.historyHeader, windowText(history.window_s));
     section.restart.hidden = !backend.servers.some(s => s.pid !== null && s.pid !== undefined);
     const body = section.node.querySelector('tbody');
