@@ -336,6 +336,9 @@ frontends:
 backends:
   - name: app
     spawn: {{command: ["{}"], instances: 1, ports: "{}"}}
+    # Up only once the clone listens: requests sent before that (a slow start under ASan) must
+    # not get the server ejected for 30 s by failed connects.
+    health_check: {{type: tcp, interval: 100ms, rise: 1, fall: 1}}
 )", listen_at, demoBackendBinary(), portRange(freePorts(2), 2));
   const std::string binary = corralBinary();
   const std::string log = (dir_.path() / "activated.log").string();
