@@ -423,14 +423,19 @@ void Session::finishIfDone() {
 
 // The idle limit, and before it the max_lifetime deadline (then its quiet checks).
 void Session::armIdleTimer() {
-  uint64_t delay = idleLimitMs();
-  const auto lifetime = static_cast<uint64_t>(frontend_.config->max_lifetime.count());
-  if (lifetime > 0) {
-    const uint64_t age = nowMs() - started_ms_;
-    delay = std::min(delay, age < lifetime ? lifetime - age : kLifetimeQuietMs);
-  }
-  const timeval timeout = toTimeval(std::chrono::milliseconds(delay));
+  const timeval timeout =
+      toTimeval(std::chrono::milliseconds(untilLifetimeCheckMs(idleLimitMs(), nowMs())));
   evtimer_add(&timer_, &timeout);
+}
+
+// `delay`, or less when max_lifetime is due sooner (then a quiet check every kLifetimeQuietMs).
+uint64_t Session::untilLifetimeCheckMs(uint64_t delay, uint64_t now) const {
+  const auto lifetime = static_cast<uint64_t>(frontend_.config->max_lifetime.count());
+  if (lifetime == 0) {
+    return delay;
+  }
+  const uint64_t age = now - started_ms_;
+  return std::min(delay, age < lifetime ? lifetime - age : kLifetimeQuietMs);
 }
 
 // tunnel_timeout once the session is a tunnel, else the shorter of client and server timeouts.
@@ -518,13 +523,8 @@ void Session::onIdleTimer() {
   }
   const uint64_t limit = idleLimitMs();
   if (idle < limit) {
-    uint64_t rest = limit - idle;
-    const auto lifetime = static_cast<uint64_t>(frontend_.config->max_lifetime.count());
-    if (lifetime > 0) {
-      const uint64_t age = now - started_ms_;
-      rest = std::min(rest, age < lifetime ? lifetime - age : kLifetimeQuietMs);
-    }
-    const timeval timeout = toTimeval(std::chrono::milliseconds(rest));
+    const timeval timeout =
+        toTimeval(std::chrono::milliseconds(untilLifetimeCheckMs(limit - idle, now)));
     evtimer_add(&timer_, &timeout);
     return;
   }

@@ -199,6 +199,7 @@ private:
   void armIdleTimer();
   void onIdleTimer();
   uint64_t idleLimitMs() const;
+  uint64_t untilLifetimeCheckMs(uint64_t delay, uint64_t now) const;
   bool closeIfPastLifetime(uint64_t now, uint64_t idle);
   void noteTraffic(const Flow& flow, size_t bytes);
   void close(Termination termination);
