@@ -17,7 +17,9 @@ struct Buffer {
 
   uint32_t begin = 0;
   uint32_t end = 0;
-  char bytes[kCapacity];
+  // On a cache line of its own: the kernel copies every relayed byte in and out of here, and its
+  // copy runs faster to and from an aligned address.
+  alignas(64) char bytes[kCapacity];
 
   size_t size() const { return end - begin; }
   bool empty() const { return begin == end; }
