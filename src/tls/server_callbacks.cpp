@@ -71,8 +71,11 @@ bool initTicketCrypto(const TicketKey& key, const unsigned char* iv, EVP_CIPHER_
 }
 
 // RFC 5077 §4: AES-256-CBC with HMAC-SHA256, keyed by the name in the ticket. Returns, as OpenSSL
-// wants: 1 done; 2 decrypted with the previous key, so issue a fresh ticket; 0 no such key (full
-// handshake); -1 error.
+// wants: 1 done; 2 done, and issue a fresh ticket; 0 no such key (full handshake); -1 error.
+// A fresh ticket follows a ticket sealed with the previous key, and every TLS 1.3 resumption:
+// TLS 1.3 clients use a ticket once (RFC 8446 §C.4, OpenSSL's client does), and OpenSSL's server
+// sends none after a resumption unless told to, so without it every second connection of a client
+// was a full handshake (as NGINX's ticket callback, renew for TLS 1.3).
 int onTicketKey(SSL* ssl, unsigned char key_name[16], unsigned char iv[EVP_MAX_IV_LENGTH],
                 EVP_CIPHER_CTX* cipher, EVP_MAC_CTX* mac, int encrypt) noexcept {
   const auto keys = policyOf(ssl).ticket_keys->keysAt(TicketKeyRing::Clock::now());
@@ -89,7 +92,7 @@ int onTicketKey(SSL* ssl, unsigned char key_name[16], unsigned char iv[EVP_MAX_I
   if (!initTicketCrypto(*key, iv, cipher, mac, false)) {
     return -1;
   }
-  return key == &keys->current ? 1 : 2;
+  return key == &keys->current && SSL_version(ssl) != TLS1_3_VERSION ? 1 : 2;
 }
 
 // Runs for every ClientHello, before the certificate is chosen. A name no certificate covers keeps

@@ -123,6 +123,27 @@ TEST_F(TlsHandshakeTest, ASavedSessionIsResumed) {
   }
 }
 
+// TLS 1.3 clients use a ticket once, so a resumed connection must bring the next ticket: a chain
+// of connections, each resuming with the ticket the one before received, stays resumed (wrk and
+// browsers reconnect that way; without fresh tickets every second connection was a full one).
+TEST_F(TlsHandshakeTest, EveryTlsOneThreeResumptionBringsTheNextTicket) {
+  TlsTestServer server(makeContext());
+  std::string previous;
+  for (int connection = 0; connection < 4; ++connection) {
+    const std::string session = sessionFile(fmt::format("chain-{}", connection));
+    std::vector<std::string> flags = {"-tls1_3", "-servername", "a.example.com", "-sess_out",
+                                      session};
+    if (!previous.empty()) {
+      flags.insert(flags.end(), {"-sess_in", previous});
+    }
+    const auto result = sClient(server, flags);
+    EXPECT_THAT(result.output, HasSubstr("Post-Handshake New Session Ticket arrived"))
+        << "connection " << connection;
+    EXPECT_EQ(server.outcome(connection).info->resumed, connection > 0) << connection;
+    previous = session;
+  }
+}
+
 // A ticket survives one key rotation (the previous key still decrypts it) but not two.
 TEST_F(TlsHandshakeTest, ATicketOutlivesOneKeyRotationButNotTwo) {
   const auto context = makeContext();
