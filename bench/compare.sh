@@ -22,7 +22,7 @@
 #                   that holds them: the growth of the proxy's VmRSS per connection
 #   tls-keep-alive  keep-alive over TLS 1.3, terminated by the proxy (same ECDSA P-256
 #                   certificate everywhere); floor-relay has no TLS and shows "-"
-#   tls-close       a full TLS 1.3 handshake per request (wrk does not resume sessions)
+#   tls-close       a TLS 1.3 handshake per request (wrk resumes with its last connection's ticket)
 #   scale           keep-alive through corral with `workers: 1` and `workers: 2` and HAProxy with
 #                   `nbthread 1` and `nbthread 2` (separate processes), NOT pinned: the proxy, wrk
 #                   and the backends share every CPU. Does CPU per request stay flat from 1 to 2

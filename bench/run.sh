@@ -4,8 +4,8 @@
 # Compares corral with HAProxy on this machine: both relay TCP on one thread, round robin over
 # the same corral-demo-backend instances on 127.0.0.1, and wrk drives each in turn, with
 # keep-alive and with a new connection per request, in plain TCP and over TLS (both proxies
-# terminate TLS with the same ECDSA P-256 certificate, made here with openssl; tls-close is a full
-# handshake per request, so its req/s is new handshakes per second). Rounds alternate which proxy
+# terminate TLS with the same ECDSA P-256 certificate, made here with openssl; tls-close is a
+# handshake per request, which wrk resumes with its previous connection's ticket). Rounds alternate which proxy
 # goes first, so a drift in machine load does not favour one; the table shows the median of the
 # rounds.
 #
