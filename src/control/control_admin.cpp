@@ -67,6 +67,7 @@ Result<void> ControlPlane::serverAction(std::string_view backend, std::string_vi
                      action == admin::ServerAction::Drain     ? "drain"
                      : action == admin::ServerAction::Disable ? "disabled"
                                                               : "enabled");
+  dispatchWaiters(backend); // enabled: it takes waiters; drained or disabled: its own move on
   return {};
 }
 

@@ -53,9 +53,19 @@ void ControlPlane::onHealthChanged(const health::CheckTarget& target,
   } else if (to == health::HealthState::State::Down) {
     stats.health.store(runtime::Health::Down);
   }
-  // No Maglev rebuild here: while a server is down the workers' ip_hash walks on to the next
-  // slot's server, exactly as it did for the retries before the check noticed, so its clients
-  // move once and every other client stays where it was.
+  // No Maglev rebuild for a down server: while a server is down the workers' ip_hash walks on to
+  // the next slot's server, exactly as it did for the retries before the check noticed, so its
+  // clients move once and every other client stays where it was.
+  dispatchWaiters(target.backend); // up: it takes waiters; down: its own waiters move on
+}
+
+// Queued clients are otherwise placed only when a session frees a slot: after a change that lets
+// a server take them (or lets a client waiting for its own server go elsewhere), offer the slots.
+void ControlPlane::dispatchWaiters(std::string_view backend_name) {
+  const runtime::SnapshotPtr snapshot = current();
+  if (const runtime::Backend* backend = snapshot->findBackend(backend_name)) {
+    runtime::offerFreeSlots(*backend);
+  }
 }
 
 // Rebuilds the table with every server's effective weight (a `ctl weight` override, a slow-start
@@ -86,11 +96,15 @@ ControlPlane::maglevInUse(const runtime::Backend& backend) const {
 }
 
 // While a server ramps up (slow start) or sits out an ejection, its ip_hash share changes with
-// time rather than with an event: follow it once a second.
+// time rather than with an event: follow it once a second. An ejection that ends (or begins on
+// the server a client waits for) is such a change for the queue, too.
 void ControlPlane::onSlowStartTick() {
   const runtime::SnapshotPtr snapshot = current();
   const int64_t now = runtime::steadyMs();
   for (const runtime::Backend& backend : snapshot->backends) {
+    if (backend.stats->queue.length() > 0) {
+      runtime::offerFreeSlots(backend);
+    }
     if (!backend.usesMaglev()) {
       continue;
     }

@@ -143,6 +143,7 @@ void ControlPlane::unejectOnSuccess(const health::CheckTarget& target) {
   if (stats.ejected_until_ms.load() > 0 && stats.health.load() == runtime::Health::Up) {
     stats.ejected_until_ms.store(0);
     stats.failures.store(0);
+    dispatchWaiters(target.backend);
   }
 }
 

@@ -76,10 +76,10 @@ private:
   bool sticky_;
 };
 
-// A client with a valid cookie (first try) or an ip_hash key belongs on one server: when that
-// server is full it waits for it rather than moving elsewhere.
+// A client with a valid cookie (first try), an ip_hash key or a balance: hash key belongs on one
+// server: when that server is full it waits for it rather than moving elsewhere.
 bool Session::waitsForItsServer() const {
-  return (sticky_target_ && attempts_ == 0) ||
+  return (sticky_target_ && attempts_ == 0) || hash_key_.has_value() ||
          backend_->placement() == config::Balance::IpHash;
 }
 

@@ -32,6 +32,15 @@ void releaseSlot(ServerStats& stats, BackendQueue& queue) {
   }
 }
 
+void offerFreeSlots(const Backend& backend) {
+  BackendQueue& queue = backend.stats->queue;
+  for (const Server& server : backend.servers) {
+    // Each hand-off claims one slot; it fails once the server is full or nobody left may use it.
+    while (queue.length() > 0 && queue.handOff(*server.stats, false)) {
+    }
+  }
+}
+
 bool BackendQueue::leave(const Waiter* waiter) {
   std::lock_guard lock(mutex_);
   const auto found = std::find_if(waiters_.begin(), waiters_.end(),

@@ -83,6 +83,7 @@ private:
   void onHealthChanged(const health::CheckTarget& target, health::HealthState::State to);
   void unejectOnSuccess(const health::CheckTarget& target);
   void refreshMaglev(const std::string& backend);
+  void dispatchWaiters(std::string_view backend);
   std::shared_ptr<const balance::MaglevTable> maglevInUse(const runtime::Backend& backend) const;
   void onSlowStartTick();
   Result<void> startSupervisors();

@@ -20,6 +20,7 @@
 namespace corral::runtime {
 
 struct ServerStats;
+struct Backend;
 
 /// Takes one slot of `stats.active` unless that would pass `limit` (0: no limit).
 bool claimSlot(ServerStats& stats, uint32_t limit);
@@ -79,5 +80,12 @@ private:
 
 /// Gives back a slot of `stats` and, when someone waits, hands it on through `queue`.
 void releaseSlot(ServerStats& stats, BackendQueue& queue);
+
+/// A server can take waiters without a session having freed a slot on it: it came up or was
+/// enabled; or the server a sticky or hashed client waits for went down, drained or was disabled,
+/// so the client may go elsewhere. Offers every server's free slots
+/// to the waiters, oldest first. Called on the control thread after such a change (and once a
+/// second, for what changes with time: an ejection that ends); nothing happens when nobody waits.
+void offerFreeSlots(const Backend& backend);
 
 } // namespace corral::runtime

@@ -154,18 +154,21 @@ TEST(ServerLimitTest, AFullQueueClosesTheClientAtOnce) {
                    {{"backend", "app"}, {"reason", "full"}}), 1);
 }
 
-// ip_hash: a client whose server is full waits for that server, even while the other one is idle.
-TEST(ServerLimitTest, AHashedClientWaitsForItsOwnServer) {
+// ip_hash, and balance: hash on the client's address: a client whose server is full waits for
+// that server, even while the other one is idle.
+class HashedClientTest : public testing::TestWithParam<std::string_view> {};
+
+TEST_P(HashedClientTest, WaitsForItsOwnServer) {
   FakeBackend a("a", holding(600ms)), b("b", holding(600ms));
-  CorralProcess corral(R"(
+  CorralProcess corral(fmt::format(R"(
 workers: 2
-frontends: [{name: web, listen: "127.0.0.1:0", backend: app}]
+frontends: [{{name: web, listen: "127.0.0.1:0", backend: app}}]
 backends:
   - name: app
-    balance: ip_hash
+    {}
     server_max_connections: 1
-    servers: [{address: "${a}", name: a}, {address: "${b}", name: b}]
-)", addressesOf({a, b}));
+    servers: [{{address: "${{a}}", name: a}}, {{address: "${{b}}", name: b}}]
+)", GetParam()), addressesOf({a, b}));
   ASSERT_TRUE(corral.ready());
   const std::string web = corral.listenAddress("web");
   auto first = std::async(std::launch::async, [&] { return exchangeFrom("127.0.0.7", web, "x", 10s); });
@@ -179,6 +182,10 @@ backends:
   const FakeBackend& other = own == "a" ? b : a;
   EXPECT_EQ(other.acceptedConnections(), 0);
 }
+
+INSTANTIATE_TEST_SUITE_P(Balance, HashedClientTest,
+                         testing::Values("balance: ip_hash",
+                                         "balance: hash\n    hash: {key: client_ip}"));
 
 } // namespace
 } // namespace corral::test
@@ -234,6 +241,160 @@ backends:
   ASSERT_TRUE(pollUntil([&] { return serverState(admin, "app", "p1") == "up"; }, 10s));
   EXPECT_EQ(servedByEach(web, 4), (std::set<std::string>{"p1"}));
   EXPECT_EQ(standby.requests(), 4);
+}
+
+} // namespace
+} // namespace corral::test
+
+namespace corral::test {
+namespace {
+
+// What one request through corral came back with: the name of the server that answered (the
+// body), and the sticky cookie's value when the reply sets one.
+struct Served {
+  std::string server;
+  std::string cookie;
+};
+
+// One request on `client` (with the CORRAL cookie when `cookie` is set), read until the server's
+// close. The client stays open: its session keeps the server's slot until it closes.
+Served requestOn(TcpClient& client, std::string_view cookie) {
+  std::string head = "GET / HTTP/1.1\r\nHost: test\r\n";
+  if (!cookie.empty()) {
+    head += fmt::format("Cookie: CORRAL={}\r\n", cookie);
+  }
+  if (!client.writeAll(head + "\r\n")) {
+    return {};
+  }
+  const std::string reply = client.readAll(40s);
+  const size_t body = reply.find("\r\n\r\n");
+  if (body == std::string::npos) {
+    return {};
+  }
+  Served served{.server = reply.substr(body + 4)};
+  const size_t set = reply.find("Set-Cookie: CORRAL=");
+  if (set != std::string::npos && set < body) {
+    const size_t start = set + std::string_view("Set-Cookie: CORRAL=").size();
+    served.cookie = reply.substr(start, reply.find_first_of(";\r", start) - start);
+  }
+  return served;
+}
+
+// A client in its own thread: one request, then it closes.
+std::future<Served> waiterWith(const std::string& web, std::string cookie) {
+  return std::async(std::launch::async, [web, cookie] {
+    TcpClient client(web);
+    return requestOn(client, cookie);
+  });
+}
+
+bool servedWithin(std::future<Served>& waiter, std::chrono::milliseconds limit) {
+  return waiter.wait_for(limit) == std::future_status::ready;
+}
+
+// Two servers of one slot each, a queue that outlasts every wait below, and health checks whose
+// answers the tests switch.
+std::string twoServersOfOne(std::string_view balance) {
+  return fmt::format(R"(
+workers: 2
+admin: {{listen: "127.0.0.1:0"}}
+metrics: {{listen: "127.0.0.1:0"}}
+frontends: [{{name: web, listen: "127.0.0.1:0", backend: app}}]
+backends:
+  - name: app
+    {}
+    server_max_connections: 1
+    queue: {{max: 10, timeout: 30s}}
+    health_check: {{type: http, path: /healthz, interval: 100ms, timeout: 500ms, rise: 1, fall: 1}}
+    servers: [{{address: "${{a}}", name: a}}, {{address: "${{b}}", name: b}}]
+)", balance);
+}
+
+bool queueHolds(const CorralProcess& corral, double waiting) {
+  return pollUntil([&] { return metric(corral, "corral_backend_queue_length",
+                                       {{"backend", "app"}}) == waiting; }, 10s, 20ms);
+}
+
+// sticky_cookie: a client whose cookie names a full server waits for that server while the other
+// one is idle, and is served there once the slot is free. When its server goes down while it
+// waits, it is redispatched at once to the free one, with a fresh cookie.
+TEST(ServerLimitTest, AStickyClientWaitsForItsOwnServerAndMovesWhenItGoesDown) {
+  HealthServer a("a"), b("b");
+  CorralProcess corral(twoServersOfOne("balance: sticky_cookie"),
+                       {{"a", a.address()}, {"b", b.address()}});
+  ASSERT_TRUE(corral.ready());
+  const std::string admin = adminAddress(corral), web = corral.listenAddress("web");
+  ASSERT_TRUE(pollUntil([&] { return serverState(admin, "app", "a") == "up" &&
+                                     serverState(admin, "app", "b") == "up"; }, 10s));
+  std::map<std::string, std::string> cookie_of;
+  for (int i = 0; i < 10 && cookie_of.size() < 2; ++i) {
+    TcpClient client(web);
+    const Served served = requestOn(client, "");
+    cookie_of[served.server] = served.cookie;
+  }
+  ASSERT_FALSE(cookie_of["a"].empty());
+  ASSERT_FALSE(cookie_of["b"].empty());
+  const int b_before = b.requests();
+
+  auto holder = std::make_unique<TcpClient>(web);
+  ASSERT_EQ(requestOn(*holder, cookie_of["a"]).server, "a");
+  auto waiter = waiterWith(web, cookie_of["a"]);
+  ASSERT_TRUE(queueHolds(corral, 1)) << "the cookie holder did not wait";
+  EXPECT_FALSE(servedWithin(waiter, 500ms)) << "served while its server was full";
+  holder.reset(); // a's slot comes free
+  ASSERT_TRUE(servedWithin(waiter, 10s));
+  const Served own = waiter.get();
+  EXPECT_EQ(own.server, "a");
+  EXPECT_EQ(own.cookie, ""); // its cookie is still good
+  EXPECT_EQ(b.requests(), b_before) << "b took a client whose cookie names a";
+
+  holder = std::make_unique<TcpClient>(web);
+  ASSERT_EQ(requestOn(*holder, cookie_of["a"]).server, "a");
+  auto moved = waiterWith(web, cookie_of["a"]);
+  ASSERT_TRUE(queueHolds(corral, 1));
+  a.setHealthStatus(503);
+  ASSERT_TRUE(servedWithin(moved, 10s)) << "not redispatched while a was down and b free";
+  const Served redispatched = moved.get();
+  EXPECT_EQ(redispatched.server, "b");
+  EXPECT_FALSE(redispatched.cookie.empty()) << "a redispatched client gets a fresh cookie";
+  EXPECT_EQ(metric(corral, "corral_sticky_total", {{"backend", "app"}, {"result", "redispatch"}}),
+            1);
+  EXPECT_EQ(metric(corral, "corral_server_active_connections",
+                   {{"backend", "app"}, {"server", "a"}}),
+            1); // the holder's: no slot came free on a
+}
+
+// A queued client is placed as soon as a server can take it, not only when a session ends: here a
+// holds its one slot throughout, and b becomes usable by a passing health check, then by `enable`.
+TEST(ServerLimitTest, WaitersAreServedWhenAServerBecomesUsable) {
+  HealthServer a("a"), b("b");
+  CorralProcess corral(twoServersOfOne("balance: round_robin"),
+                       {{"a", a.address()}, {"b", b.address()}});
+  ASSERT_TRUE(corral.ready());
+  const std::string admin = adminAddress(corral), web = corral.listenAddress("web");
+  ASSERT_TRUE(pollUntil([&] { return serverState(admin, "app", "a") == "up" &&
+                                     serverState(admin, "app", "b") == "up"; }, 10s));
+  b.setHealthStatus(503);
+  ASSERT_TRUE(pollUntil([&] { return serverState(admin, "app", "b") == "down"; }, 10s));
+  TcpClient holder(web);
+  ASSERT_EQ(requestOn(holder, "").server, "a");
+
+  auto after_check = waiterWith(web, "");
+  ASSERT_TRUE(queueHolds(corral, 1));
+  b.setHealthStatus(200);
+  ASSERT_TRUE(servedWithin(after_check, 10s)) << "not placed when b came up";
+  EXPECT_EQ(after_check.get().server, "b");
+
+  ASSERT_EQ(httpRequest(admin, "POST", "/api/v1/servers/app/b/disable").status, 200);
+  auto after_enable = waiterWith(web, "");
+  ASSERT_TRUE(queueHolds(corral, 1));
+  ASSERT_EQ(httpRequest(admin, "POST", "/api/v1/servers/app/b/enable").status, 200);
+  ASSERT_TRUE(servedWithin(after_enable, 10s)) << "not placed when b was enabled";
+  EXPECT_EQ(after_enable.get().server, "b");
+
+  EXPECT_EQ(a.requests(), 1); // the holder's, all along
+  EXPECT_EQ(metric(corral, "corral_backend_queue_rejections_total",
+                   {{"backend", "app"}, {"reason", "timeout"}}), 0);
 }
 
 } // namespace

@@ -6,6 +6,8 @@
 #include "corral/runtime/backend_queue.h"
 #include "corral/runtime/snapshot.h"
 
+#include "tests/unit/runtime/runtime_test_support.h"
+
 namespace corral::runtime {
 namespace {
 
@@ -67,6 +69,34 @@ TEST(BackendQueueTest, HandsAFreedSlotToTheOldestWaiterItMayServe) {
   EXPECT_EQ(queue.length(), 0u);
   releaseSlot(a, queue);
   EXPECT_EQ(a.active.load(), 0u); // nobody waits: the slot is free
+}
+
+// Nobody frees a slot, yet a server can take waiters (it came up, say): offerFreeSlots gives each
+// of its free slots to the oldest waiter it may serve, and stops at its limit.
+TEST(BackendQueueTest, OfferFreeSlotsPlacesWaitersUpToEachServersLimit) {
+  const config::BackendConfig config;
+  const Backend backend = backendOf(config, {1, 1});
+  ServerStats& a = *backend.servers[0].stats;
+  ServerStats& b = *backend.servers[1].stats;
+  ASSERT_TRUE(claimSlot(a, 1));
+  BackendQueue& queue = backend.stats->queue;
+  auto for_a = std::make_shared<TestWaiter>(&a, 1);
+  auto any1 = std::make_shared<TestWaiter>(nullptr, 2);
+  auto any2 = std::make_shared<TestWaiter>(nullptr, 2);
+  auto any3 = std::make_shared<TestWaiter>(nullptr, 2);
+  for (const auto& waiter : {for_a, any1, any2, any3}) {
+    ASSERT_EQ(queue.enter(waiter, 10, [] { return false; }), BackendQueue::Outcome::Queued);
+  }
+  offerFreeSlots(backend);
+  EXPECT_FALSE(for_a->woken); // a is full
+  EXPECT_TRUE(any1->woken);
+  EXPECT_TRUE(any2->woken);
+  EXPECT_FALSE(any3->woken); // b's two slots are taken
+  EXPECT_EQ(b.active.load(), 2u);
+  EXPECT_EQ(queue.length(), 2u);
+  offerFreeSlots(backend); // nothing changed: nobody moves
+  EXPECT_FALSE(any3->woken);
+  EXPECT_EQ(queue.length(), 2u);
 }
 
 TEST(BackendQueueTest, RefusesPastMaxAndPlacesWhenTheRetryFindsASlot) {
