@@ -12,6 +12,18 @@ namespace {
 
 constexpr std::chrono::milliseconds kRollDrainPoll{100};
 
+// health_check.tls for a replacement instance: the context and SNI host its slot's regular checks
+// use. Every server of a spawn backend is built from the same settings (127.0.0.1, no servers[]
+// tls), so any running one's will do; with none running the probe has no context and speaks
+// plaintext.
+health::ProbeTls replacementProbeTls(const runtime::Backend* backend) {
+  if (backend == nullptr || backend->servers.empty()) {
+    return {};
+  }
+  const runtime::Server& any = backend->servers.front();
+  return {.context = any.health_tls, .host = any.host};
+}
+
 // Polls an old instance's active sessions until none is left (or the supervisor's stop_timeout
 // makes it give up on its own). Frees itself.
 struct DrainWatch {
@@ -50,9 +62,11 @@ Result<void> ControlPlane::startSupervisors() {
             },
         .wait_healthy =
             [this, name](const SocketAddress& address, std::function<void(bool)> done) {
-              const runtime::Backend* b = current()->findBackend(name);
+              const runtime::SnapshotPtr snapshot = current();
+              const runtime::Backend* b = snapshot->findBackend(name);
               health_->probeUntilHealthy(address, b ? b->config->health_check : std::nullopt,
-                                         std::chrono::seconds(30), std::move(done));
+                                         replacementProbeTls(b), std::chrono::seconds(30),
+                                         std::move(done));
             },
         .drain_old =
             [this, name](uint32_t slot, const SocketAddress&, std::function<void()> drained) {

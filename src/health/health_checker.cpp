@@ -108,12 +108,15 @@ void HealthChecker::logChange(const ServerMonitor& monitor, State to,
 
 void HealthChecker::probeUntilHealthy(const SocketAddress& address,
                                       const std::optional<config::HealthCheckConfig>& check,
-                                      std::chrono::milliseconds deadline,
+                                      ProbeTls tls, std::chrono::milliseconds deadline,
                                       std::function<void(bool)> done) {
   const uint64_t id = next_waiting_id_++;
-  auto waiter =
-      std::make_unique<HealthyWaiter>(base_, address, check.value_or(connectOnlyCheck()), deadline,
-                                      [this, id](bool healthy) { finishWaiting(id, healthy); });
+  if (!check || !check->tls) {
+    tls = {}; // the connect-only probe, and a plaintext check, speak no TLS
+  }
+  auto waiter = std::make_unique<HealthyWaiter>(
+      base_, address, check.value_or(connectOnlyCheck()), std::move(tls), deadline,
+      [this, id](bool healthy) { finishWaiting(id, healthy); });
   waiting_.emplace(id, Waiting{.waiter = std::move(waiter), .done = std::move(done)});
 }
 

@@ -7,9 +7,10 @@
 namespace corral::health {
 
 HealthyWaiter::HealthyWaiter(event_base* base, const SocketAddress& address,
-                             config::HealthCheckConfig check, std::chrono::milliseconds deadline,
+                             config::HealthCheckConfig check, ProbeTls tls,
+                             std::chrono::milliseconds deadline,
                              std::function<void(bool)> on_finished)
-    : base_(base), address_(address), check_(std::move(check)),
+    : base_(base), address_(address), check_(std::move(check)), tls_(std::move(tls)),
       on_finished_(std::move(on_finished)), retry_(base, [this] { startCheck(); }),
       deadline_(base, [this] { finish(false); }) {
   deadline_.start(deadline);
@@ -17,8 +18,8 @@ HealthyWaiter::HealthyWaiter(event_base* base, const SocketAddress& address,
 }
 
 void HealthyWaiter::startCheck() {
-  probe_ = std::make_unique<Probe>(base_, address_, check_,
-                                   [this](const CheckResult& result) { onResult(result); });
+  probe_ = std::make_unique<Probe>(
+      base_, address_, check_, [this](const CheckResult& result) { onResult(result); }, tls_);
 }
 
 void HealthyWaiter::onResult(const CheckResult& result) {

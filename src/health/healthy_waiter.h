@@ -16,7 +16,8 @@ public:
   /// Starts the first check at once. `on_finished` is called once, from the event loop, and may
   /// destroy the waiter.
   HealthyWaiter(event_base* base, const SocketAddress& address, config::HealthCheckConfig check,
-                std::chrono::milliseconds deadline, std::function<void(bool)> on_finished);
+                ProbeTls tls, std::chrono::milliseconds deadline,
+                std::function<void(bool)> on_finished);
   HealthyWaiter(const HealthyWaiter&) = delete;
   HealthyWaiter& operator=(const HealthyWaiter&) = delete;
 
@@ -28,6 +29,7 @@ private:
   event_base* base_;
   SocketAddress address_;
   config::HealthCheckConfig check_;
+  ProbeTls tls_;
   std::function<void(bool)> on_finished_;
   uint32_t successes_ = 0;
   std::unique_ptr<Probe> probe_;

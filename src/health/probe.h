@@ -20,13 +20,6 @@
 
 namespace corral::health {
 
-/// health_check.tls: the check handshakes with `context` before it counts as connected (and
-/// before an http check's request), sending `host` as SNI unless the context names another.
-struct ProbeTls {
-  std::shared_ptr<const tls::ClientContext> context; // null: plain TCP
-  std::string host;
-};
-
 class Probe {
 public:
   using Done = std::function<void(const CheckResult&)>;

@@ -64,6 +64,13 @@ struct CheckResult {
   bool ok() const { return outcome == CheckOutcome::Ok; }
 };
 
+/// health_check.tls: the check handshakes with `context` before it counts as connected (and
+/// before an http check's request), sending `host` as SNI unless the context names another.
+struct ProbeTls {
+  std::shared_ptr<const tls::ClientContext> context; // null: plain TCP
+  std::string host;
+};
+
 class ServerMonitor;
 class HealthyWaiter;
 
@@ -94,10 +101,11 @@ public:
   /// A one-shot readiness probe, for a rolling restart's replacement instance: checks `address`
   /// every `check.interval` until `check.rise` checks in a row succeed, then calls done(true); or
   /// done(false) once `deadline` has passed. Without a configured check (std::nullopt), one
-  /// successful TCP connect is enough, tried every 100 ms. `done` is called exactly once, unless
-  /// the checker is destroyed first: then never.
+  /// successful TCP connect is enough, tried every 100 ms. With check.tls, each check handshakes
+  /// as `tls` says, as the server's regular checks do. `done` is called exactly once, unless the
+  /// checker is destroyed first: then never.
   void probeUntilHealthy(const SocketAddress& address,
-                         const std::optional<config::HealthCheckConfig>& check,
+                         const std::optional<config::HealthCheckConfig>& check, ProbeTls tls,
                          std::chrono::milliseconds deadline, std::function<void(bool)> done);
 
 private:

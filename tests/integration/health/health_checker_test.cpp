@@ -352,7 +352,7 @@ TEST(HealthCheckerTest, ProbeUntilHealthyWaitsForRiseSuccessesInARow) {
   check.rise = 3;
   std::optional<bool> healthy;
   const auto start = Clock::now();
-  checker.probeUntilHealthy(server.address(), check, 2s, [&](bool ok) { healthy = ok; });
+  checker.probeUntilHealthy(server.address(), check, {}, 2s, [&](bool ok) { healthy = ok; });
   ASSERT_TRUE(loop.run([&] { return healthy.has_value(); }, 3s));
   fmt::print("probeUntilHealthy: healthy after {} ms (rise {}, interval {} ms)\n",
              since(start).count(), check.rise, check.interval.count());
@@ -372,7 +372,7 @@ TEST(HealthCheckerTest, ProbeUntilHealthyRestartsTheCountAfterAFailure) {
   check.interval = 50ms;
   check.rise = 3;
   std::optional<bool> healthy;
-  checker.probeUntilHealthy(server.address(), check, 3s, [&](bool ok) { healthy = ok; });
+  checker.probeUntilHealthy(server.address(), check, {}, 3s, [&](bool ok) { healthy = ok; });
   ASSERT_TRUE(loop.run([&] { return server.requests().size() == 2; }, 2s));
   server.respondWith(200);
   ASSERT_TRUE(loop.run([&] { return healthy.has_value(); }, 2s));
@@ -385,7 +385,8 @@ TEST(HealthCheckerTest, ProbeUntilHealthyWithoutACheckNeedsOneConnect) {
   ListeningSocket listening;
   HealthChecker checker(loop.base(), nullptr, nullptr);
   std::optional<bool> healthy;
-  checker.probeUntilHealthy(listening.address(), std::nullopt, 2s, [&](bool ok) { healthy = ok; });
+  checker.probeUntilHealthy(listening.address(), std::nullopt, {}, 2s,
+                            [&](bool ok) { healthy = ok; });
   ASSERT_TRUE(loop.run([&] { return healthy.has_value(); }, 3s));
   EXPECT_TRUE(*healthy);
 }
@@ -396,7 +397,7 @@ TEST(HealthCheckerTest, ProbeUntilHealthyGivesUpAtTheDeadline) {
   std::optional<bool> healthy;
   int calls = 0;
   const auto start = Clock::now();
-  checker.probeUntilHealthy(closedPort(), std::nullopt, 300ms, [&](bool ok) {
+  checker.probeUntilHealthy(closedPort(), std::nullopt, {}, 300ms, [&](bool ok) {
     healthy = ok;
     ++calls;
   });
@@ -420,7 +421,7 @@ TEST(HealthCheckerTest, DestroyingTheCheckerCancelsEveryCheckAndProbe) {
         loop.base(), [&](const CheckTarget&, State, State, const CheckResult&) { ++calls; },
         [&](const CheckTarget&, const CheckResult&) { ++calls; });
     checker.setTargets({target("s1", server.address(), httpCheck())});
-    checker.probeUntilHealthy(server.address(), httpCheck(), 150ms, [&](bool) { ++calls; });
+    checker.probeUntilHealthy(server.address(), httpCheck(), {}, 150ms, [&](bool) { ++calls; });
     ASSERT_TRUE(loop.run([&] { return server.requests().size() == 2; }, 2s));
   }
   loop.runFor(400ms); // past the check timeout and the probe deadline
