@@ -3,6 +3,7 @@
 // corral says of itself.
 #include <future>
 #include <map>
+#include <optional>
 #include <set>
 #include <vector>
 
@@ -305,10 +306,30 @@ backends:
     {}
     server_max_connections: 1
     queue: {{max: 10, timeout: 30s}}
-    health_check: {{type: http, path: /healthz, interval: 100ms, timeout: 500ms, rise: 1, fall: 1}}
+    health_check: {{type: http, path: /healthz, interval: 100ms, timeout: 2s, rise: 1, fall: 2}}
     servers: [{{address: "${{a}}", name: a}}, {{address: "${{b}}", name: b}}]
 )", balance);
 }
+
+// Two HealthServers a and b of one slot each behind corral, both up once started().
+class QueueWakeupTest : public testing::Test {
+protected:
+  bool started(std::string_view balance) {
+    corral.emplace(twoServersOfOne(balance),
+                   Substitutions{{"a", a.address()}, {"b", b.address()}});
+    if (!corral->ready()) {
+      return false;
+    }
+    admin = adminAddress(*corral);
+    web = corral->listenAddress("web");
+    return pollUntil([&] { return serverState(admin, "app", "a") == "up" &&
+                                  serverState(admin, "app", "b") == "up"; }, 10s);
+  }
+
+  HealthServer a{"a"}, b{"b"};
+  std::optional<CorralProcess> corral;
+  std::string admin, web;
+};
 
 bool queueHolds(const CorralProcess& corral, double waiting) {
   return pollUntil([&] { return metric(corral, "corral_backend_queue_length",
@@ -318,14 +339,8 @@ bool queueHolds(const CorralProcess& corral, double waiting) {
 // sticky_cookie: a client whose cookie names a full server waits for that server while the other
 // one is idle, and is served there once the slot is free. When its server goes down while it
 // waits, it is redispatched at once to the free one, with a fresh cookie.
-TEST(ServerLimitTest, AStickyClientWaitsForItsOwnServerAndMovesWhenItGoesDown) {
-  HealthServer a("a"), b("b");
-  CorralProcess corral(twoServersOfOne("balance: sticky_cookie"),
-                       {{"a", a.address()}, {"b", b.address()}});
-  ASSERT_TRUE(corral.ready());
-  const std::string admin = adminAddress(corral), web = corral.listenAddress("web");
-  ASSERT_TRUE(pollUntil([&] { return serverState(admin, "app", "a") == "up" &&
-                                     serverState(admin, "app", "b") == "up"; }, 10s));
+TEST_F(QueueWakeupTest, AStickyClientWaitsForItsOwnServerAndMovesWhenItGoesDown) {
+  ASSERT_TRUE(started("balance: sticky_cookie"));
   std::map<std::string, std::string> cookie_of;
   for (int i = 0; i < 10 && cookie_of.size() < 2; ++i) {
     TcpClient client(web);
@@ -339,7 +354,7 @@ TEST(ServerLimitTest, AStickyClientWaitsForItsOwnServerAndMovesWhenItGoesDown) {
   auto holder = std::make_unique<TcpClient>(web);
   ASSERT_EQ(requestOn(*holder, cookie_of["a"]).server, "a");
   auto waiter = waiterWith(web, cookie_of["a"]);
-  ASSERT_TRUE(queueHolds(corral, 1)) << "the cookie holder did not wait";
+  ASSERT_TRUE(queueHolds(*corral, 1)) << "the cookie holder did not wait";
   EXPECT_FALSE(servedWithin(waiter, 500ms)) << "served while its server was full";
   holder.reset(); // a's slot comes free
   ASSERT_TRUE(servedWithin(waiter, 10s));
@@ -351,49 +366,43 @@ TEST(ServerLimitTest, AStickyClientWaitsForItsOwnServerAndMovesWhenItGoesDown) {
   holder = std::make_unique<TcpClient>(web);
   ASSERT_EQ(requestOn(*holder, cookie_of["a"]).server, "a");
   auto moved = waiterWith(web, cookie_of["a"]);
-  ASSERT_TRUE(queueHolds(corral, 1));
+  ASSERT_TRUE(queueHolds(*corral, 1));
   a.setHealthStatus(503);
   ASSERT_TRUE(servedWithin(moved, 10s)) << "not redispatched while a was down and b free";
   const Served redispatched = moved.get();
   EXPECT_EQ(redispatched.server, "b");
   EXPECT_FALSE(redispatched.cookie.empty()) << "a redispatched client gets a fresh cookie";
-  EXPECT_EQ(metric(corral, "corral_sticky_total", {{"backend", "app"}, {"result", "redispatch"}}),
+  EXPECT_EQ(metric(*corral, "corral_sticky_total", {{"backend", "app"}, {"result", "redispatch"}}),
             1);
-  EXPECT_EQ(metric(corral, "corral_server_active_connections",
+  EXPECT_EQ(metric(*corral, "corral_server_active_connections",
                    {{"backend", "app"}, {"server", "a"}}),
             1); // the holder's: no slot came free on a
 }
 
 // A queued client is placed as soon as a server can take it, not only when a session ends: here a
 // holds its one slot throughout, and b becomes usable by a passing health check, then by `enable`.
-TEST(ServerLimitTest, WaitersAreServedWhenAServerBecomesUsable) {
-  HealthServer a("a"), b("b");
-  CorralProcess corral(twoServersOfOne("balance: round_robin"),
-                       {{"a", a.address()}, {"b", b.address()}});
-  ASSERT_TRUE(corral.ready());
-  const std::string admin = adminAddress(corral), web = corral.listenAddress("web");
-  ASSERT_TRUE(pollUntil([&] { return serverState(admin, "app", "a") == "up" &&
-                                     serverState(admin, "app", "b") == "up"; }, 10s));
+TEST_F(QueueWakeupTest, WaitersAreServedWhenAServerBecomesUsable) {
+  ASSERT_TRUE(started("balance: round_robin"));
   b.setHealthStatus(503);
   ASSERT_TRUE(pollUntil([&] { return serverState(admin, "app", "b") == "down"; }, 10s));
   TcpClient holder(web);
   ASSERT_EQ(requestOn(holder, "").server, "a");
 
   auto after_check = waiterWith(web, "");
-  ASSERT_TRUE(queueHolds(corral, 1));
+  ASSERT_TRUE(queueHolds(*corral, 1));
   b.setHealthStatus(200);
   ASSERT_TRUE(servedWithin(after_check, 10s)) << "not placed when b came up";
   EXPECT_EQ(after_check.get().server, "b");
 
   ASSERT_EQ(httpRequest(admin, "POST", "/api/v1/servers/app/b/disable").status, 200);
   auto after_enable = waiterWith(web, "");
-  ASSERT_TRUE(queueHolds(corral, 1));
+  ASSERT_TRUE(queueHolds(*corral, 1));
   ASSERT_EQ(httpRequest(admin, "POST", "/api/v1/servers/app/b/enable").status, 200);
   ASSERT_TRUE(servedWithin(after_enable, 10s)) << "not placed when b was enabled";
   EXPECT_EQ(after_enable.get().server, "b");
 
   EXPECT_EQ(a.requests(), 1); // the holder's, all along
-  EXPECT_EQ(metric(corral, "corral_backend_queue_rejections_total",
+  EXPECT_EQ(metric(*corral, "corral_backend_queue_rejections_total",
                    {{"backend", "app"}, {"reason", "timeout"}}), 0);
 }
 
