@@ -223,14 +223,16 @@ admin: {listen: "127.0.0.1:0"}
 frontends: [{name: web, listen: "127.0.0.1:0", backend: app}]
 backends:
   - name: app
-    health_check: {type: http, path: /healthz, interval: 100ms, timeout: 100ms, rise: 1, fall: 1}
+    health_check: {type: http, path: /healthz, interval: 100ms, timeout: 2s, rise: 1, fall: 2}
     servers: [{address: "${p1}", name: p1}, {address: "${p2}", name: p2},
               {address: "${standby}", name: standby, backup: true}]
 )", {{"p1", p1.address()}, {"p2", p2.address()}, {"standby", standby.address()}});
   ASSERT_TRUE(corral.ready());
   const std::string admin = adminAddress(corral), web = corral.listenAddress("web");
+  // A slow check on a loaded machine (2 s of timeout, and two in a row) marks no server down.
   ASSERT_TRUE(pollUntil([&] { return serverState(admin, "app", "p1") == "up" &&
-                                     serverState(admin, "app", "p2") == "up"; }, 10s));
+                                     serverState(admin, "app", "p2") == "up" &&
+                                     serverState(admin, "app", "standby") == "up"; }, 10s));
   EXPECT_EQ(servedByEach(web, 8), (std::set<std::string>{"p1", "p2"}));
   p1.setHealthStatus(503);
   ASSERT_TRUE(pollUntil([&] { return serverState(admin, "app", "p1") == "down"; }, 10s));
