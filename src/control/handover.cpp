@@ -103,7 +103,8 @@ Inherited inheritedFrom(const nlohmann::json& state, const std::vector<int>& fds
     }
   }
   inherited.health = state.value("health", std::map<std::string, std::string>{});
-  for (const auto& [backend, scaled] : state.value("scaled", nlohmann::json::object()).items()) {
+  const nlohmann::json scaled_backends = state.value("scaled", nlohmann::json::object());
+  for (const auto& [backend, scaled] : scaled_backends.items()) {
     inherited.scaled[backend] = {scaled.value("file", 0u), scaled.value("instances", 0u)};
   }
   inherited.upgrade = state.value("upgrade", nlohmann::json());
