@@ -203,13 +203,16 @@ TEST_F(ReloadApplyTest, ACommandChangeRollsTheInstancesWithoutAFailedRequest) {
                         60s))
       << cluster.corral().stderrText();
   const auto after_roll = Clock::now();
-  ASSERT_TRUE(pollUntil([&] { return load.any(after_roll, [](const LoadRecord&) { return true; }); },
-                        10s));
+  auto startedAfterRoll = [&](const LoadRecord& r) { return r.started > after_roll; };
+  ASSERT_TRUE(pollUntil([&] { return load.any(after_roll, startedAfterRoll); }, 10s));
   load.stop();
   const auto records = load.records();
   EXPECT_EQ(describeFailures(records), fmt::format("failed 0 of {} requests", records.size()));
   EXPECT_TRUE(load.any(rolled, [](const LoadRecord& r) { return r.exchange.instance == "v2"; }));
-  EXPECT_FALSE(load.any(after_roll, [](const LoadRecord& r) { return r.exchange.instance != "v2"; }));
+  // Every old process has exited once the roll is done: what starts now reaches the new command.
+  EXPECT_FALSE(load.any(after_roll, [&](const LoadRecord& r) {
+    return startedAfterRoll(r) && r.exchange.instance != "v2";
+  }));
   const auto now = cluster.waitAllUp(2, 10s);
   ASSERT_TRUE(now);
   for (const auto& [name, pid] : pidsOf(*before)) {
@@ -231,19 +234,18 @@ TEST_F(ReloadApplyTest, AccessLogMovesToTheNewFileAndReopensOnReload) {
 
   editConfig(cluster, first_log.string(), second_log.string());
   ASSERT_EQ(cluster.ctl({"reload"}).exit_code, 0);
-  for (int i = 0; i < 3; ++i) {
-    ASSERT_TRUE(httpExchange(cluster.frontend()).ok());
-  }
-  ASSERT_TRUE(pollUntil([&] { return lineCount(second_log) >= 3; }, 10s))
-      << textOf(second_log);
+  // The writer thread switches on its own; a request finished before it did logs to the old file.
+  auto requestUntil = [&](const std::filesystem::path& log, size_t lines) {
+    return pollUntil([&] { return httpExchange(cluster.frontend()).ok() && lineCount(log) >= lines; },
+                     10s, 50ms);
+  };
+  ASSERT_TRUE(requestUntil(second_log, 3)) << textOf(second_log);
   EXPECT_NE(textOf(second_log).find(R"("frontend":"web")"), std::string::npos);
 
   const auto rotated = dir_.path() / "second.log.1";
   std::filesystem::rename(second_log, rotated);
   ASSERT_EQ(cluster.ctl({"reload"}).exit_code, 0);
-  ASSERT_TRUE(httpExchange(cluster.frontend()).ok());
-  EXPECT_TRUE(pollUntil([&] { return lineCount(second_log) >= 1; }, 10s))
-      << "the reload did not reopen the renamed access log";
+  EXPECT_TRUE(requestUntil(second_log, 1)) << "the reload did not reopen the renamed access log";
 
   editConfig(cluster, second_log.string(), (dir_.path() / "missing" / "x.log").string());
   const CtlResult bad = cluster.ctl({"reload"});
