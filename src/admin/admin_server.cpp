@@ -4,7 +4,9 @@
 #include <sys/socket.h>
 
 #include <array>
+#include <cerrno>
 #include <charconv>
+#include <cstring>
 #include <optional>
 #include <string>
 #include <vector>
@@ -108,6 +110,8 @@ public:
   }
 
   Result<void> bind(const HostPort& listen, int inherited_fd);
+  Result<void> listenAlso(const HostPort& listen);
+  void settleListener(bool keep_new);
   int listenerFd() const { return socket_ ? evhttp_bound_socket_get_fd(socket_) : -1; }
   void stopAccepting() {
     if (socket_ != nullptr) {
@@ -140,6 +144,7 @@ private:
   void enable(Call& call) { serverAction(call, ServerAction::Enable, "enable"); }
   void weight(Call& call);
   void restart(Call& call);
+  void scale(Call& call);
   void reload(Call& call);
   void route(Call& call);
   void logs(Call& call);
@@ -158,6 +163,7 @@ private:
   Timer sampler_;
   SocketAddress bound_;
   evhttp_bound_socket* socket_ = nullptr;
+  evhttp_bound_socket* pending_ = nullptr; // listenAlso() until settleListener()
   std::optional<HeadGuard> guard_; // after http_: destroyed once evhttp_free has run
 };
 
@@ -169,6 +175,7 @@ const std::vector<AdminServer::Impl::Route>& AdminServer::Impl::routes() {
       {Method::Post, {"api", "v1", "servers", "*", "*", "enable"}, &Impl::enable},
       {Method::Post, {"api", "v1", "servers", "*", "*", "weight"}, &Impl::weight},
       {Method::Post, {"api", "v1", "backends", "*", "restart"}, &Impl::restart},
+      {Method::Post, {"api", "v1", "backends", "*", "scale"}, &Impl::scale},
       {Method::Post, {"api", "v1", "reload"}, &Impl::reload},
       {Method::Get, {"api", "v1", "route"}, &Impl::route},
       {Method::Get, {"api", "v1", "logs", "*", "*"}, &Impl::logs},
@@ -180,6 +187,18 @@ const std::vector<AdminServer::Impl::Route>& AdminServer::Impl::routes() {
   return kRoutes;
 }
 
+namespace {
+
+SocketAddress localAddress(evhttp_bound_socket* socket) {
+  sockaddr_storage address{};
+  socklen_t length = sizeof(address);
+  ::getsockname(evhttp_bound_socket_get_fd(socket), reinterpret_cast<sockaddr*>(&address),
+                &length);
+  return SocketAddress::fromSockaddr(reinterpret_cast<sockaddr*>(&address), length);
+}
+
+} // namespace
+
 Result<void> AdminServer::Impl::bind(const HostPort& listen, int inherited_fd) {
   evhttp_bound_socket* socket =
       inherited_fd >= 0 ? evhttp_accept_socket_with_handle(http_, inherited_fd)
@@ -190,12 +209,42 @@ Result<void> AdminServer::Impl::bind(const HostPort& listen, int inherited_fd) {
                                            "not local, or not permitted)",
                                            listen.host, listen.port));
   }
-  sockaddr_storage address{};
-  socklen_t length = sizeof(address);
-  ::getsockname(evhttp_bound_socket_get_fd(socket), reinterpret_cast<sockaddr*>(&address),
-                &length);
-  bound_ = SocketAddress::fromSockaddr(reinterpret_cast<sockaddr*>(&address), length);
+  bound_ = localAddress(socket);
   return {};
+}
+
+// A reload that moves admin.listen binds the new address before it lets go of the old one, so
+// that a port another process holds fails the reload and the API stays where it was.
+Result<void> AdminServer::Impl::listenAlso(const HostPort& listen) {
+  settleListener(false);
+  errno = 0;
+  pending_ = evhttp_bind_socket_with_handle(http_, listen.host.c_str(), listen.port);
+  if (pending_ == nullptr) {
+    const int error = errno;
+    return fail(ErrorCode::BadConfig,
+                fmt::format("admin.listen {}:{} {}; the admin API stays on {}", listen.host,
+                            listen.port,
+                            error == EADDRINUSE ? "is in use"
+                                                : fmt::format("cannot be bound: {}",
+                                                              std::strerror(error)),
+                            bound_.toString()));
+  }
+  return {};
+}
+
+void AdminServer::Impl::settleListener(bool keep_new) {
+  if (pending_ == nullptr) {
+    return;
+  }
+  evhttp_bound_socket* closing = keep_new ? std::exchange(socket_, pending_) : pending_;
+  pending_ = nullptr;
+  if (closing != nullptr) {
+    evhttp_del_accept_socket(http_, closing);
+  }
+  bound_ = localAddress(socket_);
+  if (keep_new) {
+    log::admin()->info("admin API moved to {}", bound_.toString());
+  }
 }
 
 void AdminServer::Impl::onRequest(evhttp_request* request, void* self) noexcept {
@@ -319,17 +368,17 @@ void AdminServer::Impl::serverAction(Call& call, ServerAction action, std::strin
 namespace {
 
 // The body is a few bytes (kMaxBodySize): one pullup makes it contiguous.
-Result<uint32_t> readWeightBody(evhttp_request* request) {
+std::string_view bodyOf(evhttp_request* request) {
   evbuffer* input = evhttp_request_get_input_buffer(request);
   const size_t size = evbuffer_get_length(input);
   const auto* data = reinterpret_cast<const char*>(evbuffer_pullup(input, -1));
-  return parseWeightBody(std::string_view(data, size));
+  return {data, size};
 }
 
 } // namespace
 
 void AdminServer::Impl::weight(Call& call) {
-  const auto weight = readWeightBody(call.request);
+  const auto weight = parseWeightBody(bodyOf(call.request));
   if (!weight) {
     sendError(call.request, weight.error());
     return;
@@ -352,6 +401,21 @@ void AdminServer::Impl::restart(Call& call) {
   }
   log::admin()->info("{}: rolling restart requested (admin API)", backend);
   sendJson(call.request, kAccepted, {{"backend", backend}, {"restart", "started"}});
+}
+
+void AdminServer::Impl::scale(Call& call) {
+  const auto instances = parseCountBody(bodyOf(call.request), "instances", 1, kMaxInstances);
+  if (!instances) {
+    sendError(call.request, instances.error());
+    return;
+  }
+  const std::string& backend = call.captures[0];
+  if (auto scaled = control_.scale(backend, *instances); !scaled) {
+    sendError(call.request, scaled.error());
+    return;
+  }
+  log::admin()->info("{}: scaled to {} instances (admin API)", backend, *instances);
+  sendJson(call.request, kOk, {{"backend", backend}, {"instances", *instances}});
 }
 
 void AdminServer::Impl::reload(Call& call) {
@@ -480,6 +544,8 @@ AdminServer::~AdminServer() = default;
 SocketAddress AdminServer::boundAddress() const { return impl_->bound(); }
 int AdminServer::listenerFd() const { return impl_->listenerFd(); }
 void AdminServer::stopAccepting() { impl_->stopAccepting(); }
+Result<void> AdminServer::listenAlso(const HostPort& listen) { return impl_->listenAlso(listen); }
+void AdminServer::settleListener(bool keep_new) { impl_->settleListener(keep_new); }
 
 // `ctl upgrade`: starts the handover and answers at once; the client polls GET /api/v1/upgrade,
 // which the new process answers once it has taken the admin socket.

@@ -58,20 +58,26 @@ Result<std::map<std::string, std::string>> parseQuery(std::string_view query) {
   return values;
 }
 
-Result<uint32_t> parseWeightBody(std::string_view text) {
+Result<uint32_t> parseCountBody(std::string_view text, std::string_view key, uint32_t min,
+                                uint32_t max) {
   const auto body = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
   const auto bad = fail(ErrorCode::BadInput,
-                        fmt::format(R"(the body must be JSON such as {{"weight": 10}} with a )"
-                                    "weight from {} to {}",
-                                    kMinWeight, kMaxWeight));
-  if (!body.is_object() || !body.contains("weight") || !body["weight"].is_number_integer()) {
+                        fmt::format(R"(the body must be JSON such as {{"{}": N}} with N from {} )"
+                                    "to {}",
+                                    key, min, max));
+  const std::string name(key);
+  if (!body.is_object() || !body.contains(name) || !body[name].is_number_integer()) {
     return bad;
   }
-  const auto weight = body["weight"].get<int64_t>();
-  if (weight < int64_t{kMinWeight} || weight > int64_t{kMaxWeight}) {
+  const auto value = body[name].get<int64_t>();
+  if (value < int64_t{min} || value > int64_t{max}) {
     return bad;
   }
-  return static_cast<uint32_t>(weight);
+  return static_cast<uint32_t>(value);
+}
+
+Result<uint32_t> parseWeightBody(std::string_view text) {
+  return parseCountBody(text, "weight", kMinWeight, kMaxWeight);
 }
 
 } // namespace corral::admin

@@ -22,6 +22,9 @@ std::vector<std::string> splitPath(std::string_view path);
 /// percent-decoded and '+' is a space (HTML forms). A repeated key keeps its first value.
 Result<std::map<std::string, std::string>> parseQuery(std::string_view query);
 
+/// A body such as {"weight": N}: an object whose `key` is an integer in min..max.
+Result<uint32_t> parseCountBody(std::string_view body, std::string_view key, uint32_t min,
+                                uint32_t max);
 /// The body of POST .../weight: {"weight": N} with N an integer in kMinWeight..kMaxWeight.
 Result<uint32_t> parseWeightBody(std::string_view body);
 

@@ -249,16 +249,17 @@ Result<void> serverActionCommand(const Context& ctx) {
   return {};
 }
 
-Result<uint32_t> parseWeight(std::string_view text) {
-  uint32_t weight = 0;
-  const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), weight);
-  if (error != std::errc() || end != text.data() + text.size() || weight < admin::kMinWeight ||
-      weight > admin::kMaxWeight) {
-    return fail(ErrorCode::BadInput, fmt::format("the weight must be a whole number from {} to {}, "
+// `what` is "weight" or "number of instances", for the message.
+Result<uint32_t> parseCount(std::string_view text, std::string_view what, uint32_t min,
+                            uint32_t max) {
+  uint32_t value = 0;
+  const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (error != std::errc() || end != text.data() + text.size() || value < min || value > max) {
+    return fail(ErrorCode::BadInput, fmt::format("the {} must be a whole number from {} to {}, "
                                                  "got \"{}\"",
-                                                 admin::kMinWeight, admin::kMaxWeight, text));
+                                                 what, min, max, text));
   }
-  return weight;
+  return value;
 }
 
 Result<void> weightCommand(const Context& ctx) {
@@ -266,7 +267,8 @@ Result<void> weightCommand(const Context& ctx) {
   if (!name) {
     return std::unexpected(name.error());
   }
-  const auto weight = parseWeight(ctx.options.weight);
+  const auto weight =
+      parseCount(ctx.options.weight, "weight", admin::kMinWeight, admin::kMaxWeight);
   if (!weight) {
     return std::unexpected(weight.error());
   }
@@ -286,6 +288,22 @@ Result<void> restartCommand(const Context& ctx) {
   }
   ctx.out << fmt::format("{}: rolling restart started, one instance at a time\n",
                          ctx.options.target);
+  return {};
+}
+
+Result<void> scaleCommand(const Context& ctx) {
+  const auto instances =
+      parseCount(ctx.options.instances, "number of instances", 1, admin::kMaxInstances);
+  if (!instances) {
+    return std::unexpected(instances.error());
+  }
+  const std::string path =
+      fmt::format("/api/v1/backends/{}/scale", percentEncode(ctx.options.target));
+  const std::string body = json{{"instances", *instances}}.dump();
+  if (auto answer = jsonAnswer(ctx.client.post(path, body)); !answer) {
+    return std::unexpected(answer.error());
+  }
+  ctx.out << fmt::format("{}: scaling to {} instances\n", ctx.options.target, *instances);
   return {};
 }
 
@@ -517,7 +535,7 @@ const std::map<std::string, Command>& commands() {
       {"weight", weightCommand},   {"restart", restartCommand},
       {"reload", reloadCommand},   {"route", routeCommand},
       {"logs", logsCommand},       {"top", topCommand},
-      {"upgrade", upgradeCommand},
+      {"upgrade", upgradeCommand}, {"scale", scaleCommand},
   };
   return kCommands;
 }
@@ -550,6 +568,9 @@ CLI::App* addCtlCommand(CLI::App& app, CtlOptions& options) {
   command("restart", "rolling restart of a backend's spawned instances")
       ->add_option("backend", options.target, "BACKEND")
       ->required();
+  auto* scale = command("scale", "run N instances of a backend's spawned instances");
+  scale->add_option("backend", options.target, "BACKEND")->required();
+  scale->add_option("instances", options.instances, "1 to 1024")->required();
   auto* logs = command("logs", "captured output of spawned instances");
   logs->add_option("instance", options.target, "BACKEND or BACKEND#N")->required();
   logs->add_flag("-f,--follow", options.follow, "keep printing new lines");

@@ -17,9 +17,10 @@ struct CtlOptions {
   std::string admin;
   std::string config_path;
   std::string token_file; // else admin.token_file in --config
-  std::string command;    // status drain disable enable weight restart logs reload route top
+  std::string command;    // status drain disable enable weight restart scale logs reload route top
   std::string target;     // BACKEND/SERVER, BACKEND, or BACKEND[#N] for logs
   std::string weight;     // text, so that a bad value gets ctl's own one-line error
+  std::string instances;  // scale N, text for the same reason
   std::string client;     // route --client
   std::string cookie;     // route --cookie; empty: none
   std::string key;        // route --key; empty: none

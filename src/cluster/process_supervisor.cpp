@@ -36,26 +36,32 @@ std::string instanceName(std::string_view backend, uint32_t slot) {
   return fmt::format("{}#{}", backend, slot);
 }
 
-Result<std::unique_ptr<Supervisor>> makeSupervisor(event_base* base, SupervisorOptions options,
-                                                   SupervisorCallbacks callbacks) {
-  const config::SpawnConfig& spawn = options.spawn;
+Result<void> checkSpawn(std::string_view backend, const config::SpawnConfig& spawn) {
   if (spawn.command.empty() || spawn.command.front().empty()) {
-    return fail(ErrorCode::BadConfig, fmt::format("{}: spawn.command is empty", options.backend));
-  }
-  if (!SocketAddress::fromHostPort(HostPort{.host = options.host, .port = 0})) {
-    return fail(ErrorCode::BadConfig,
-                fmt::format("{}: instances are reached at a numeric address, got \"{}\"",
-                            options.backend, options.host));
+    return fail(ErrorCode::BadConfig, fmt::format("{}: spawn.command is empty", backend));
   }
   if (spawn.instances == 0) { // the loader resolves `auto` to a count
-    return fail(ErrorCode::BadConfig, fmt::format("{}: spawn.instances is 0", options.backend));
+    return fail(ErrorCode::BadConfig, fmt::format("{}: spawn.instances is 0", backend));
   }
   const uint32_t needed = spawn.instances + 1; // one spare for rolling restarts
   if (spawn.port_first == 0 || spawn.port_last < spawn.port_first ||
       uint32_t{spawn.port_last} - spawn.port_first + 1 < needed) {
     return fail(ErrorCode::BadConfig,
                 fmt::format("{}: spawn.ports {}-{} cannot hold {} instances and a spare port",
-                            options.backend, spawn.port_first, spawn.port_last, needed - 1));
+                            backend, spawn.port_first, spawn.port_last, needed - 1));
+  }
+  return {};
+}
+
+Result<std::unique_ptr<Supervisor>> makeSupervisor(event_base* base, SupervisorOptions options,
+                                                   SupervisorCallbacks callbacks) {
+  if (auto checked = checkSpawn(options.backend, options.spawn); !checked) {
+    return std::unexpected(checked.error());
+  }
+  if (!SocketAddress::fromHostPort(HostPort{.host = options.host, .port = 0})) {
+    return fail(ErrorCode::BadConfig,
+                fmt::format("{}: instances are reached at a numeric address, got \"{}\"",
+                            options.backend, options.host));
   }
   return std::make_unique<ProcessSupervisor>(base, std::move(options), std::move(callbacks));
 }
@@ -67,16 +73,21 @@ ProcessSupervisor::ProcessSupervisor(event_base* base, SupervisorOptions options
   const uint32_t count = options_.spawn.instances;
   slots_.reserve(count);
   for (uint32_t index = 0; index < count; ++index) {
-    slots_.push_back(Slot{
-        .index = index,
-        .name = instanceName(options_.backend, index),
-        .port = static_cast<uint16_t>(options_.spawn.port_first + index),
-        .backoff = RestartBackoff(options_.backoff_initial, options_.backoff_max,
-                                  options_.stable_after),
-        .output = OutputRing(options_.output_lines)});
-    Slot& slot = slots_.back();
-    slot.respawn = std::make_unique<Timer>(base_, [this, index] { respawn(slots_[index]); });
+    addSlot(static_cast<uint16_t>(options_.spawn.port_first + index));
   }
+}
+
+ProcessSupervisor::Slot& ProcessSupervisor::addSlot(uint16_t port) {
+  const auto index = static_cast<uint32_t>(slots_.size());
+  Slot& slot = slots_.emplace_back(Slot{
+      .index = index,
+      .name = instanceName(options_.backend, index),
+      .port = port,
+      .backoff = RestartBackoff(options_.backoff_initial, options_.backoff_max,
+                                options_.stable_after),
+      .output = OutputRing(options_.output_lines)});
+  slot.respawn = std::make_unique<Timer>(base_, [this, index] { respawn(slots_[index]); });
+  return slot;
 }
 
 // Signal every group first, so the children die in parallel; each ChildProcess destructor then
@@ -150,10 +161,10 @@ void ProcessSupervisor::startSlot(Slot& slot) {
 }
 
 void ProcessSupervisor::onExec(ChildProcess& child, uint32_t index) {
-  Slot& slot = slots_[index];
-  if (slot.process.get() != &child) {
-    return; // a rolling replacement: it counts once healthy
+  if (index >= slots_.size() || slots_[index].process.get() != &child) {
+    return; // a rolling replacement (it counts once healthy), or its slot was scaled away
   }
+  Slot& slot = slots_[index];
   slot.state = InstanceState::Running;
   slot.last_error.clear();
   log::cluster()->info("{} [{}] started on port {}", slot.name, child.pid(), slot.port);
@@ -162,13 +173,15 @@ void ProcessSupervisor::onExec(ChildProcess& child, uint32_t index) {
 void ProcessSupervisor::onLine(ChildProcess& child, uint32_t slot, Stream stream,
                                std::string_view line) {
   log::cluster()->info("{}#{} [{}] {}", options_.backend, slot, child.pid(), line);
+  if (slot >= slots_.size()) {
+    return; // a process draining after a scale-down: its slot's history is gone
+  }
   slots_[slot].output.push(OutputLine{.pid = child.pid(), .stream = stream, .text = std::string(line)});
 }
 
 void ProcessSupervisor::onExit(ChildProcess& child, uint32_t index, const ExitStatus& exit) {
-  Slot& slot = slots_[index];
-  if (slot.process.get() == &child) {
-    onSlotExit(slot, exit);
+  if (index < slots_.size() && slots_[index].process.get() == &child) {
+    onSlotExit(slots_[index], exit);
   } else if (roll_ && roll_->replacement.get() == &child) {
     onReplacementExit(exit);
   } else {
@@ -224,7 +237,7 @@ void ProcessSupervisor::onRetiredExit(ChildProcess& child) {
                          [&child](const Retired& r) { return r.process.get() == &child; });
   assert(it != retired_.end());
   const pid_t pid = child.pid();
-  log::cluster()->info("{} [{}] retired process ended", slots_[it->slot].name, pid);
+  log::cluster()->info("{} [{}] retired process ended", it->name, pid);
   retired_.erase(it);
   if (roll_ && roll_->old_pid == pid) {
     rollFrom(roll_->slot + 1);

@@ -23,6 +23,8 @@ public:
 
   void start() override;
   Result<void> restart(std::function<void(Result<void>)> done) override;
+  Result<void> reconfigure(const config::SpawnConfig& spawn,
+                           std::function<void(Result<void>)> done) override;
   void stop(std::function<void()> done) override;
   Result<std::vector<HandoverSlot>> freeze() override;
   void thaw() override;
@@ -56,6 +58,7 @@ private:
   /// that was given up): drained, then terminated, kept until reaped.
   struct Retired {
     uint32_t slot = 0;
+    std::string name; // "app#2": the slot may be gone (scaled down)
     uint16_t port = 0;
     std::unique_ptr<ChildProcess> process;
     std::unique_ptr<Timer> drain_guard; // null once draining is over (or was never needed)
@@ -73,6 +76,7 @@ private:
   };
 
   // process_supervisor.cpp: starting, output, exits, respawn, stop.
+  Slot& addSlot(uint16_t port);
   Result<std::unique_ptr<ChildProcess>> launch(uint32_t slot, uint16_t port);
   void startSlot(Slot& slot);
   void onExec(ChildProcess& child, uint32_t slot);
@@ -87,6 +91,11 @@ private:
   std::string describeCommand() const;
 
   ChildEvents eventsFor(uint32_t slot);
+
+  // supervisor_scale.cpp
+  void scaleUp(uint32_t instances);
+  void scaleDown(uint32_t instances);
+  static bool sameProgram(const config::SpawnConfig& a, const config::SpawnConfig& b);
 
   // rolling_restart.cpp
   void rollFrom(uint32_t slot);

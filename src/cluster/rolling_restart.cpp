@@ -151,8 +151,9 @@ void ProcessSupervisor::switchToReplacement() {
 
 void ProcessSupervisor::retire(uint32_t slot, uint16_t port, std::unique_ptr<ChildProcess> process) {
   const pid_t pid = process->pid();
-  Retired& retired = retired_.emplace_back(Retired{.slot = slot, .port = port,
-                                                   .process = std::move(process)});
+  Retired& retired = retired_.emplace_back(Retired{.slot = slot,
+                                                   .name = instanceName(options_.backend, slot),
+                                                   .port = port, .process = std::move(process)});
   // drain_old may never answer (or the old process may hold its clients forever).
   retired.drain_guard = std::make_unique<Timer>(base_, [this, pid] {
     log::cluster()->warn("[{}] still had connections after the stop timeout; stopping it", pid);
@@ -179,7 +180,7 @@ void ProcessSupervisor::onDrained(pid_t pid) {
     return; // drained twice (guard and callback), or already gone
   }
   it->drain_guard.reset();
-  log::cluster()->info("{} [{}] drained; stopping it", slots_[it->slot].name, pid);
+  log::cluster()->info("{} [{}] drained; stopping it", it->name, pid);
   it->process->terminate(options_.spawn.stop_timeout);
 }
 
@@ -205,7 +206,8 @@ void ProcessSupervisor::giveUpReplacement(const std::string& reason) {
                        slot.name, roll_->replacement->pid(), roll_->port, reason,
                        slot.process ? slot.process->pid() : 0);
   roll_->deadline.reset();
-  Retired& retired = retired_.emplace_back(Retired{.slot = slot.index, .port = roll_->port,
+  Retired& retired = retired_.emplace_back(Retired{.slot = slot.index, .name = slot.name,
+                                                   .port = roll_->port,
                                                    .process = std::move(roll_->replacement)});
   retired.process->terminate(options_.spawn.stop_timeout);
 }

@@ -71,7 +71,9 @@ void ProcessSupervisor::adopt(const std::vector<HandoverSlot>& slots) {
              .out = handed.out, .err = handed.err, .max_line_length = options_.max_line_length},
             {.on_exit = [this](ChildProcess& c, const ExitStatus&) { onRetiredExit(c); }});
         child->terminate(options_.spawn.stop_timeout);
-        retired_.push_back(Retired{.slot = 0, .port = handed.port, .process = std::move(child)});
+        retired_.push_back(Retired{.slot = handed.slot,
+                                   .name = instanceName(options_.backend, handed.slot),
+                                   .port = handed.port, .process = std::move(child)});
       }
       continue;
     }

@@ -84,17 +84,12 @@ Result<void> ControlPlane::setWeight(std::string_view backend, std::string_view 
 }
 
 Result<void> ControlPlane::restart(std::string_view backend) {
-  cluster::Supervisor* spawned = supervisor(backend);
-  if (spawned == nullptr) {
-    if (current()->findBackend(backend) == nullptr) {
-      return fail(ErrorCode::NotFound, fmt::format("no backend named {}", backend));
-    }
-    return fail(ErrorCode::BadInput,
-                fmt::format("backend {} has no spawn section: corral does not run its servers",
-                            backend));
+  auto spawned = spawnedBackend(backend);
+  if (!spawned) {
+    return std::unexpected(spawned.error());
   }
   const std::string name(backend);
-  return spawned->restart([name](Result<void> result) {
+  return (*spawned)->restart([name](Result<void> result) {
     if (result) {
       log::cluster()->info("{}: rolling restart finished", name);
     } else {

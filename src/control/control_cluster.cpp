@@ -2,6 +2,8 @@
 // restart switched it to the replacement) becomes a new snapshot; the old process is drained by
 // its own active count before the supervisor stops it.
 
+#include <algorithm>
+
 #include <fmt/format.h>
 
 #include "corral/control/control_plane.h"
@@ -125,6 +127,93 @@ void ControlPlane::drainOld(const std::string& backend, uint32_t slot,
 cluster::Supervisor* ControlPlane::supervisor(std::string_view backend) const {
   const auto found = supervisors_.find(backend);
   return found == supervisors_.end() ? nullptr : found->second.get();
+}
+
+Result<cluster::Supervisor*> ControlPlane::spawnedBackend(std::string_view backend) const {
+  if (cluster::Supervisor* spawned = supervisor(backend)) {
+    return spawned;
+  }
+  if (current()->findBackend(backend) == nullptr) {
+    return fail(ErrorCode::NotFound, fmt::format("no backend named {}", backend));
+  }
+  return fail(ErrorCode::BadInput,
+              fmt::format("backend {} has no spawn section: corral does not run its servers",
+                          backend));
+}
+
+// What reconfigure() would refuse, asked before anything of a reload or a scale is applied.
+Result<void> ControlPlane::checkSpawnChange(const std::string& backend,
+                                            const config::SpawnConfig& spawn) const {
+  if (auto checked = cluster::checkSpawn(backend, spawn); !checked) {
+    return checked;
+  }
+  const cluster::Supervisor* spawned = supervisor(backend);
+  if (spawned != nullptr && spawned->rolling()) {
+    return fail(ErrorCode::Unavailable,
+                fmt::format("a rolling restart of {} is in progress; try again once it is done",
+                            backend));
+  }
+  return {};
+}
+
+// Slots at `instances` and above are leaving: drainOld() waits on the sessions their servers in
+// `before` (the snapshot that still routed to them) hold.
+void ControlPlane::retireSlotsFrom(const runtime::Snapshot& before, const std::string& backend,
+                                   uint32_t instances) {
+  auto& slots = spawned_[backend];
+  if (slots.size() > instances) {
+    slots.resize(instances);
+  }
+  const runtime::Backend* found = before.findBackend(backend);
+  // A spawned backend's servers are its slots, in order (Snapshot::build).
+  for (size_t slot = instances; found != nullptr && slot < found->servers.size(); ++slot) {
+    const runtime::Server& server = found->servers[slot];
+    retired_[server.name] = server.stats;
+  }
+}
+
+void ControlPlane::applySpawn(const std::string& backend, const config::SpawnConfig& spawn) {
+  auto applied = supervisor(backend)->reconfigure(spawn, [backend](Result<void> rolled) {
+    if (!rolled) {
+      log::cluster()->error("{}: the new spawn section was not rolled out: {}", backend,
+                            rolled.error().message);
+    }
+  });
+  if (!applied) { // checkSpawnChange() asked the same a moment ago
+    log::cluster()->error("{}: {}", backend, applied.error().message);
+  }
+}
+
+Result<void> ControlPlane::scale(std::string_view name, uint32_t instances) {
+  auto spawned = spawnedBackend(name);
+  if (!spawned) {
+    return std::unexpected(spawned.error());
+  }
+  const std::string backend(name);
+  auto in_config = std::find_if(config_.backends.begin(), config_.backends.end(),
+                                [&](const config::BackendConfig& b) { return b.name == backend; });
+  config::SpawnConfig& running = *in_config->spawn; // a supervisor runs only for a spawn section
+  config::SpawnConfig next = running;
+  next.instances = instances;
+  next.instances_auto = false;
+  if (auto ready = checkSpawnChange(backend, next); !ready) {
+    const ErrorCode code = ready.error().code == ErrorCode::BadConfig ? ErrorCode::BadInput
+                                                                       : ready.error().code;
+    return fail(code, ready.error().message); // 400: the N asked for does not fit
+  }
+  const uint32_t in_file = scaled_.contains(backend) ? scaled_[backend] : running.instances;
+  const runtime::SnapshotPtr before = current();
+  running = next;
+  if (instances == in_file) {
+    scaled_.erase(backend);
+  } else {
+    scaled_[backend] = in_file;
+  }
+  auto published = rebuild(); // leaving slots get no new clients from here on
+  retireSlotsFrom(*before, backend, instances);
+  applySpawn(backend, next);
+  log::cluster()->info("{}: scaled to {} instances", backend, instances);
+  return published;
 }
 
 void ControlPlane::stopSupervisors(std::function<void()> done) {

@@ -4,7 +4,6 @@
 
 #include <fmt/format.h>
 
-#include "corral/config/loader.h"
 #include "corral/core/log.h"
 #include "health_result.h"
 
@@ -28,6 +27,7 @@ Result<std::unique_ptr<ControlPlane>> ControlPlane::create(event_base* base, std
                                                            Inherited inherited) {
   std::unique_ptr<ControlPlane> plane(new ControlPlane(base, std::move(config_path)));
   plane->config_ = std::move(config);
+  plane->adoptScaledCounts(inherited.scaled);
   plane->discovery_.resolveNow(plane->config_);
   // Adopted instances are servers from the first snapshot on: the sockets handed over are
   // accepting already, and a connection must not find the backend empty.
@@ -174,42 +174,6 @@ Result<void> ControlPlane::rebuild() {
     return std::unexpected(next.error());
   }
   return publish(*next);
-}
-
-Result<void> ControlPlane::reload() {
-  auto loaded = config::loadFile(config_path_);
-  if (!loaded) {
-    std::string lines;
-    for (const auto& diagnostic : loaded.error()) {
-      log::config()->error("{}", diagnostic.toString());
-      lines += (lines.empty() ? "" : "\n") + diagnostic.toString();
-    }
-    log::config()->error("reload failed: the running configuration is unchanged");
-    control_metrics_->countConfigReload(metrics::ReloadResult::Failure);
-    return fail(ErrorCode::BadConfig, lines);
-  }
-  if (auto reloadable = checkReloadable(config_, loaded->config); !reloadable) {
-    log::config()->error("reload failed: {}", reloadable.error().message);
-    control_metrics_->countConfigReload(metrics::ReloadResult::Failure);
-    return reloadable;
-  }
-  config::Config previous = std::exchange(config_, std::move(loaded->config));
-  discovery_.resolveNow(config_);
-  Result<void> published = rebuild();
-  if (!published) {
-    config_ = std::move(previous);
-    log::config()->error("reload failed: {}; the running configuration is unchanged",
-                         published.error().message);
-    control_metrics_->countConfigReload(metrics::ReloadResult::Failure);
-    return fail(ErrorCode::BadConfig, published.error().message);
-  }
-  if (auto supervisors = startSupervisors(); !supervisors) {
-    log::cluster()->error("{}", supervisors.error().message);
-  }
-  discovery_.watch(config_);
-  control_metrics_->countConfigReload(metrics::ReloadResult::Success);
-  log::config()->info("reloaded {}", config_path_);
-  return {};
 }
 
 void ControlPlane::shutdown(std::function<void()> done) {

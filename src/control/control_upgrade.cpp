@@ -264,6 +264,10 @@ nlohmann::json ControlPlane::handoverState(std::vector<int>& fds) {
   if (cluster::keeperSocket() >= 0) {
     state["keeper"] = add(cluster::keeperSocket());
   }
+  for (const auto& [backend, in_file] : scaled_) {
+    state["scaled"][backend] = {{"file", in_file},
+                                {"instances", supervisor(backend)->instances()}};
+  }
   for (const runtime::Backend& backend : current()->backends) {
     for (const runtime::Server& server : backend.servers) {
       const auto health = server.stats->health.load();

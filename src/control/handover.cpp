@@ -103,6 +103,10 @@ Inherited inheritedFrom(const nlohmann::json& state, const std::vector<int>& fds
     }
   }
   inherited.health = state.value("health", std::map<std::string, std::string>{});
+  const nlohmann::json scaled_backends = state.value("scaled", nlohmann::json::object());
+  for (const auto& [backend, scaled] : scaled_backends.items()) {
+    inherited.scaled[backend] = {scaled.value("file", 0u), scaled.value("instances", 0u)};
+  }
   inherited.upgrade = state.value("upgrade", nlohmann::json());
   return inherited;
 }

@@ -7,6 +7,7 @@
 #include <chrono>
 #include <cstring>
 #include <iterator>
+#include <optional>
 
 #include <fmt/chrono.h>
 #include <fmt/format.h>
@@ -60,6 +61,20 @@ void appendOptional(std::string& out, std::string_view key, std::string_view val
 
 } // namespace
 
+Result<AccessLog::Target> AccessLog::openTarget(const std::string& name) {
+  if (name == "stdout") {
+    return Target{.name = name, .fd = STDOUT_FILENO, .owned = false};
+  }
+  if (name == "off") {
+    return Target{.name = name};
+  }
+  const int fd = ::open(name.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
+  if (fd < 0) {
+    return fail(ErrorCode::Io, fmt::format("cannot open access log {}: {}", name, std::strerror(errno)));
+  }
+  return Target{.name = name, .fd = fd, .owned = true};
+}
+
 std::string formatAccessLogLine(const AccessLogEntry& entry) {
   std::string out;
   out.reserve(320); // a typical line, so that it is built without growing
@@ -101,29 +116,50 @@ void AccessLog::Buffer::flush() {
 }
 
 Result<std::unique_ptr<AccessLog>> AccessLog::open(const std::string& target, size_t workers) {
+  auto opened = openTarget(target);
+  if (!opened) {
+    return std::unexpected(opened.error());
+  }
   std::unique_ptr<AccessLog> log(new AccessLog());
   log->target_ = target;
-  if (target == "stdout") {
-    log->fd_ = STDOUT_FILENO;
-  } else if (target != "off") {
-    log->fd_ = ::open(target.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
-    if (log->fd_ < 0) {
-      return fail(ErrorCode::Io,
-                  fmt::format("cannot open access log {}: {}", target, std::strerror(errno)));
-    }
-    log->owns_fd_ = true;
-  }
+  log->fd_ = opened->fd;
+  log->owns_fd_ = opened->owned;
+  log->enabled_ = log->fd_ >= 0;
   for (size_t i = 0; i < workers; ++i) {
     log->buffers_.push_back(std::make_unique<Buffer>());
   }
-  if (log->enabled()) {
-    log->writer_ = std::thread([raw = log.get()] { raw->writerLoop(); });
-  }
+  // Even with "off": a reload may turn the log on.
+  log->writer_ = std::thread([raw = log.get()] { raw->writerLoop(); });
   return log;
+}
+
+// Opened here, on the caller's thread, so that an unwritable path fails the reload; the writer
+// thread switches after writing what it holds, so lines before the switch go to the old target.
+Result<void> AccessLog::retarget(const std::string& target) {
+  auto opened = openTarget(target);
+  if (!opened) {
+    return std::unexpected(opened.error());
+  }
+  {
+    std::lock_guard lock(mutex_);
+    if (next_fd_ >= 0 && next_owned_) {
+      ::close(next_fd_); // a retarget the writer has not taken yet
+    }
+    next_target_ = target;
+    next_fd_ = opened->fd;
+    next_owned_ = opened->owned;
+    retarget_ = true;
+  }
+  wake_.notify_one();
+  enabled_ = opened->fd >= 0;
+  return {};
 }
 
 AccessLog::~AccessLog() {
   finish();
+  if (next_fd_ >= 0 && next_owned_) {
+    ::close(next_fd_);
+  }
   if (owns_fd_) {
     ::close(fd_);
   }
@@ -163,6 +199,9 @@ void AccessLog::collect(bool include_local) {
 }
 
 void AccessLog::writeBatch(std::string& batch) {
+  if (fd_ < 0) {
+    return; // "off": lines a worker wrote before it heard of the retarget
+  }
   size_t written = 0;
   while (written < batch.size()) {
     const ssize_t n = ::write(fd_, batch.data() + written, batch.size() - written);
@@ -181,25 +220,50 @@ void AccessLog::writerLoop() {
   for (;;) {
     bool stop = false;
     bool reopen = false;
+    std::optional<Target> next;
     {
       std::unique_lock lock(mutex_);
-      wake_.wait_for(lock, std::chrono::milliseconds(50), [&] { return stop_ || reopen_; });
+      auto woken = [&] { return stop_ || reopen_ || retarget_; };
+      if (fd_ >= 0) {
+        wake_.wait_for(lock, std::chrono::milliseconds(50), woken);
+      } else {
+        wake_.wait(lock, woken); // off: nothing to write until a retarget
+      }
       stop = stop_;
       reopen = std::exchange(reopen_, false);
+      if (std::exchange(retarget_, false)) {
+        next = Target{.name = next_target_, .fd = std::exchange(next_fd_, -1), .owned = next_owned_};
+      }
     }
     collect(/*include_local=*/stop);
-    if (reopen && owns_fd_) {
-      const int fd = ::open(target_.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
-      if (fd >= 0) {
-        ::dup2(fd, fd_);
-        ::close(fd);
-      } else {
-        log::proxy()->warn("access log {}: reopen failed: {}", target_, std::strerror(errno));
-      }
+    if (next) {
+      switchTo(*next);
+    } else if (reopen && owns_fd_) {
+      reopenFile();
     }
     if (stop) {
       return;
     }
+  }
+}
+
+void AccessLog::switchTo(const Target& next) {
+  if (owns_fd_) {
+    ::close(fd_);
+  }
+  target_ = next.name;
+  fd_ = next.fd;
+  owns_fd_ = next.owned;
+  log::proxy()->info("access log: now {}", target_);
+}
+
+void AccessLog::reopenFile() {
+  const int fd = ::open(target_.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
+  if (fd >= 0) {
+    ::dup2(fd, fd_);
+    ::close(fd);
+  } else {
+    log::proxy()->warn("access log {}: reopen failed: {}", target_, std::strerror(errno));
   }
 }
 

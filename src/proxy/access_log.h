@@ -70,10 +70,14 @@ public:
   static Result<std::unique_ptr<AccessLog>> open(const std::string& target, size_t workers);
   ~AccessLog();
 
-  bool enabled() const { return fd_ >= 0; }
+  /// On the thread that calls open() and retarget() (the control thread).
+  bool enabled() const { return enabled_; }
   Buffer& buffer(size_t worker) { return *buffers_[worker]; }
   /// Reopens a file target (logrotate moved it away); no-op for stdout.
   void reopen();
+  /// A reload changed `access_log`: opens `target` now (an error leaves the log as it was), and
+  /// the writer thread moves to it after writing what it holds. The workers are told by Proxy.
+  Result<void> retarget(const std::string& target);
   /// Writes everything still buffered; call after the workers have stopped.
   void finish();
 
@@ -82,16 +86,31 @@ private:
   void writerLoop();
   void writeBatch(std::string& batch);
   void collect(bool include_local);
+  /// "stdout", "off" (fd -1) or a file opened for append; `owned`: close() is ours.
+  struct Target {
+    std::string name;
+    int fd = -1;
+    bool owned = false;
+  };
+  static Result<Target> openTarget(const std::string& name);
+  void switchTo(const Target& next);
+  void reopenFile();
 
+  // The writer thread's (set by open() before it starts).
   std::string target_;
   int fd_ = -1;
   bool owns_fd_ = false;
+  bool enabled_ = false; // the control thread's
   std::vector<std::unique_ptr<Buffer>> buffers_;
   std::thread writer_;
   std::mutex mutex_; // guards stop_ and reopen_ for the writer thread only
   std::condition_variable wake_;
   bool stop_ = false;
   bool reopen_ = false;
+  bool retarget_ = false; // next_*: a target retarget() opened for the writer
+  std::string next_target_;
+  int next_fd_ = -1;
+  bool next_owned_ = false;
 };
 
 } // namespace corral::proxy

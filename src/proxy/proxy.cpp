@@ -252,6 +252,18 @@ void Proxy::reopenAccessLog() {
   }
 }
 
+Result<void> Proxy::retargetAccessLog(const std::string& target) {
+  if (auto opened = access_log_->retarget(target); !opened) {
+    return opened;
+  }
+  for (size_t w = 0; w < workers_.size(); ++w) {
+    AccessLog::Buffer* buffer = access_log_->enabled() ? &access_log_->buffer(w) : nullptr;
+    Worker* worker = workers_[w].get();
+    worker->post([worker, buffer] { worker->useAccessLog(buffer); });
+  }
+  return {};
+}
+
 std::vector<std::pair<std::string, SocketAddress>> Proxy::boundAddresses() const {
   return bound_;
 }

@@ -34,9 +34,6 @@ Worker::Worker(size_t id, runtime::SnapshotPtr snapshot, std::vector<int> listen
     log::proxy()->critical("worker {}: cannot create its event loop", id_);
     std::abort();
   }
-  if (access_log.enabled()) {
-    access_log_ = &access_log.buffer(id);
-  }
   poller_ = std::make_unique<Poller>(
       base_,
       [](void*, uint64_t token, uint32_t events) {
@@ -60,6 +57,15 @@ Worker::Worker(size_t id, runtime::SnapshotPtr snapshot, std::vector<int> listen
       worker->access_log_->flush();
     }
   }, this);
+  useAccessLog(access_log.enabled() ? &access_log.buffer(id) : nullptr);
+}
+
+void Worker::useAccessLog(AccessLog::Buffer* buffer) {
+  if (access_log_ != nullptr) {
+    access_log_->flush(); // what the writer has not taken yet goes out at finish()
+    event_del(&log_timer_);
+  }
+  access_log_ = buffer;
   if (access_log_ != nullptr) {
     event_add(&log_timer_, &kLogFlushInterval);
   }

@@ -68,6 +68,8 @@ public:
   const balance::MaglevTable* maglev(size_t backend) const { return tables_[backend].get(); }
   std::vector<balance::Candidate>& candidates() { return candidates_; }
   AccessLog::Buffer* accessLog() { return access_log_; }
+  /// Where this worker's sessions log from now on; null: nowhere (`access_log: off`).
+  void useAccessLog(AccessLog::Buffer* buffer);
   BufferPool& buffers() { return buffers_; }
   PipePool& pipes() { return pipes_; }
   Poller& poller() { return *poller_; }

@@ -41,12 +41,17 @@ const Server* findServer(const Snapshot* snapshot, std::string_view backend,
   return nullptr;
 }
 
-// The servers of a spawn backend: one per instance slot, named app#0, app#1, ...
+// The servers of a spawn backend: one per instance slot, named app#0, app#1, ... Once the
+// supervisor has announced slots, only those: a slot added by a reload or `ctl scale` joins when
+// its instance starts, on the port it was given.
 std::vector<config::ServerConfig> spawnedServers(const config::BackendConfig& backend,
                                                  const Snapshot::Spawned& spawned) {
   const config::SpawnConfig& spawn = *backend.spawn;
-  const uint32_t instances = spawn.instances; // `auto` is resolved by the loader
   const auto known = spawned.find(backend.name);
+  uint32_t instances = spawn.instances; // `auto` is resolved by the loader
+  if (known != spawned.end() && !known->second.empty()) {
+    instances = std::min<uint32_t>(instances, static_cast<uint32_t>(known->second.size()));
+  }
   std::vector<config::ServerConfig> servers;
   for (uint32_t slot = 0; slot < instances; ++slot) {
     HostPort address{.host = "127.0.0.1", .port = static_cast<uint16_t>(spawn.port_first + slot)};

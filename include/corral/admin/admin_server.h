@@ -6,6 +6,7 @@
 //   POST /api/v1/servers/BACKEND/SERVER/{drain,disable,enable}
 //   POST /api/v1/servers/BACKEND/SERVER/weight           body {"weight": N}, N in 1..256
 //   POST /api/v1/backends/BACKEND/restart                202: the roll has started
+//   POST /api/v1/backends/BACKEND/scale                  body {"instances": N}, N in 1..1024
 //   POST /api/v1/reload
 //   GET  /api/v1/route?backend=B&client=IP[&cookie=V]    {"backend","client","server","reason"}
 //   GET  /api/v1/logs/BACKEND/N                          {"backend","instance","lines":[...]}
@@ -50,6 +51,12 @@ public:
   int listenerFd() const;
   /// Closes the listener; requests on open connections are still answered.
   void stopAccepting();
+  /// A reload moves admin.listen in two steps: listenAlso() binds the new address beside the
+  /// current one (failing with "ADDR is in use" and changing nothing), then settleListener()
+  /// closes the old one (keep_new) or the new one (the rest of the reload failed). Connections
+  /// open on the old address are still answered.
+  Result<void> listenAlso(const HostPort& listen);
+  void settleListener(bool keep_new);
 
   class Impl;
 

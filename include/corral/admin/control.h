@@ -21,6 +21,8 @@ namespace corral::admin {
 /// "off": `disable` is.
 constexpr uint32_t kMinWeight = 1;
 constexpr uint32_t kMaxWeight = 256;
+/// `ctl scale`: as many instances as `spawn.instances` may name.
+constexpr uint32_t kMaxInstances = 1024;
 
 enum class ServerAction {
   Drain,   // no new clients; open connections and sticky clients stay
@@ -112,6 +114,10 @@ public:
   /// Starts a rolling restart of the backend's spawned instances and returns at once; a backend
   /// without `spawn` is BadInput.
   virtual Result<void> restart(std::string_view backend) = 0;
+  /// `ctl scale`: runs `instances` (within 1..kMaxInstances, the admin server checks) of the
+  /// backend's spawned instances from now on, until a reload changes `spawn.instances` in the
+  /// file. A backend without `spawn` is BadInput, a port range too small for them is BadInput.
+  virtual Result<void> scale(std::string_view backend, uint32_t instances) = 0;
   /// Same as SIGHUP. On failure the message holds every configuration error, one per line, as
   /// `corral check` prints them, and the old configuration keeps running.
   virtual Result<void> reload() = 0;

@@ -130,6 +130,16 @@ public:
   ///         called.
   virtual Result<void> restart(std::function<void(Result<void>)> done) = 0;
 
+  /// Applies a changed spawn section to running instances (a reload, `ctl scale`). More
+  /// instances: the new slots start on free ports of the range. Fewer: the highest slots go as a
+  /// rolled-out process does (drain_old, then SIGTERM). A changed command, env, cwd or port range
+  /// rolls the slots one by one as restart() does; `done` gets that roll's outcome, or success at
+  /// once when nothing rolls. Before start() it only records the new section.
+  /// @return an error, changing nothing, while a rolling restart runs, after stop(), or when
+  ///         checkSpawn() refuses the section.
+  virtual Result<void> reconfigure(const config::SpawnConfig& spawn,
+                                   std::function<void(Result<void>)> done) = 0;
+
   /// SIGTERM to every instance's process group, SIGKILL after stop_timeout; `done` once all are
   /// reaped (at once when none runs). `done` may destroy the Supervisor.
   virtual void stop(std::function<void()> done) = 0;
@@ -161,8 +171,12 @@ public:
 /// "app#2".
 std::string instanceName(std::string_view backend, uint32_t slot);
 
-/// Checks the options (a command, a port range with a port per instance plus one spare for
-/// rolling restarts) and builds a supervisor that has not started anything yet.
+/// A spawn section a supervisor can run: a command, at least one instance, and a port range with a
+/// port per instance plus one spare for rolling restarts. The message names `backend`.
+Result<void> checkSpawn(std::string_view backend, const config::SpawnConfig& spawn);
+
+/// Checks the options (checkSpawn() and a numeric host) and builds a supervisor that has not
+/// started anything yet.
 Result<std::unique_ptr<Supervisor>> makeSupervisor(event_base* base, SupervisorOptions options,
                                                    SupervisorCallbacks callbacks = {});
 

@@ -58,6 +58,7 @@ public:
   Result<void> setWeight(std::string_view backend, std::string_view server,
                          uint32_t weight) override;
   Result<void> restart(std::string_view backend) override;
+  Result<void> scale(std::string_view backend, uint32_t instances) override;
   Result<void> reload() override;
   Result<admin::RouteAnswer> route(std::string_view backend, std::string_view client_ip,
                                    std::optional<std::string_view> cookie,
@@ -90,12 +91,28 @@ private:
   void onInstanceChanged(const std::string& backend, uint32_t slot, const SocketAddress& address);
   void drainOld(const std::string& backend, uint32_t slot, std::function<void()> drained);
   cluster::Supervisor* supervisor(std::string_view backend) const;
+  /// The backend's supervisor; NotFound without such a backend, BadInput without `spawn`.
+  Result<cluster::Supervisor*> spawnedBackend(std::string_view backend) const;
+  Result<void> checkSpawnChange(const std::string& backend, const config::SpawnConfig& spawn) const;
+  void retireSlotsFrom(const runtime::Snapshot& before, const std::string& backend,
+                       uint32_t instances);
+  void applySpawn(const std::string& backend, const config::SpawnConfig& spawn);
   /// A snapshot of config_ with the current DNS records, the instances' addresses and the
   /// counters of the current one, published.
   Result<void> rebuild();
   void stopSupervisors(std::function<void()> done);
-  /// What a reload cannot apply live yet (reload_check.cpp): an error naming the keys.
+  // The reload (control_reload.cpp).
+  struct ListenerMoves;
+  Result<void> applyReload(config::Config next);
+  /// What a reload cannot apply live: an error naming the key.
   static Result<void> checkReloadable(const config::Config& running, const config::Config& next);
+  std::map<std::string, uint32_t> keepScaledCounts(config::Config& next) const;
+  /// An upgrade: the old process's `ctl scale` counts, where the file still says what it did.
+  void adoptScaledCounts(const std::map<std::string, std::pair<uint32_t, uint32_t>>& scaled);
+  Result<std::vector<std::pair<std::string, config::SpawnConfig>>> spawnChanges(
+      const config::Config& next) const;
+  Result<void> prepareListeners(const config::Config& next, ListenerMoves& moves);
+  void settleListeners(ListenerMoves& moves, bool commit);
   // The upgrade, old side (control_upgrade.cpp).
   struct Upgrade;
   static void onUpgradeMessage(evutil_socket_t, short, void* self) noexcept;
@@ -124,6 +141,9 @@ private:
   std::unique_ptr<admin::AdminServer> admin_;
   std::map<std::string, std::unique_ptr<cluster::Supervisor>, std::less<>> supervisors_;
   std::map<std::string, std::shared_ptr<runtime::ServerStats>> retired_; // rolled-out instances
+  // Backends `ctl scale` runs at another count than the file says: backend → the file's
+  // spawn.instances then (config_ holds the scaled count). Handed over by an upgrade.
+  std::map<std::string, uint32_t> scaled_;
   std::map<uint64_t, std::pair<cluster::Supervisor*, cluster::FollowerId>> followers_;
   uint64_t next_follower_ = 0;
   event* slow_start_timer_ = nullptr;

@@ -28,6 +28,8 @@ struct Inherited {
   int keeper = -1;          // the keeper's socket (cluster/keeper.h)
   std::map<std::string, std::vector<cluster::HandoverSlot>> slots; // by backend
   std::map<std::string, std::string> health; // "app/app#0" → "up" | "down"
+  // `ctl scale` counts in force: backend → {the file's spawn.instances then, the count}
+  std::map<std::string, std::pair<uint32_t, uint32_t>> scaled;
   nlohmann::json upgrade;   // the upgrade's record for upgradeStatus(); null without one
 };
 

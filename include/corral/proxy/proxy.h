@@ -69,6 +69,9 @@ public:
   size_t workerCount() const { return workers_.size(); }
   /// Reopens the access log file (SIGUSR1, for logrotate).
   void reopenAccessLog();
+  /// A reload changed `access_log` ("stdout", "off" or a path): opens it (an error changes
+  /// nothing) and moves every worker to it.
+  Result<void> retargetAccessLog(const std::string& target);
 
   /// The address each frontend is bound to, in configuration order.
   std::vector<std::pair<std::string, SocketAddress>> boundAddresses() const;

@@ -156,7 +156,8 @@ struct Snapshot {
   /// expanded to their records first: discovery::Discovery::expand). Counters of frontends and servers
   /// that also exist in `previous` (same name) are carried over.
   /// `spawned` gives, per backend with a `spawn` section, the address of each instance slot (the
-  /// cluster supervisor's); slots missing from it get port `first + slot`. A server whose address
+  /// cluster supervisor's), at most `instances` of them; a backend missing from it gets one
+  /// server per instance on port `first + slot`. A server whose address
   /// changed gets fresh counters (so the old process can be drained by its own active count) but
   /// keeps its health, drain/disable and weight.
   using Spawned = std::map<std::string, std::vector<SocketAddress>, std::less<>>;

@@ -13,6 +13,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <memory>
 #include <random>
 #include <sstream>
@@ -362,6 +363,45 @@ backends:
   waitpid(pid, &status, 0);
   last.pid = 0;
   EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+}
+
+// The parent pid of `pid`, from /proc/PID/stat ("pid (comm) state ppid ..."); 0 if unknown.
+pid_t parentOf(pid_t pid) {
+  std::ifstream stat(fmt::format("/proc/{}/stat", pid));
+  std::string text((std::istreambuf_iterator<char>(stat)), std::istreambuf_iterator<char>());
+  const size_t close = text.rfind(')');
+  if (close == std::string::npos) {
+    return 0;
+  }
+  std::istringstream rest(text.substr(close + 1));
+  std::string state;
+  pid_t parent = 0;
+  rest >> state >> parent;
+  return parent;
+}
+
+// `ctl scale` forks the new slots through the keeper like the others, and an upgrade keeps the
+// scaled count and every clone, new slots included, although the file still says 3.
+TEST_F(UpgradeTest, AnUpgradeAfterCtlScaleKeepsTheCountAndTheClones) {
+  SpawnedCluster cluster(kConfig, substitutions());
+  ASSERT_TRUE(cluster.ready());
+  ASSERT_TRUE(cluster.waitAllUp(kInstances, 15s));
+  ASSERT_EQ(cluster.ctl({"scale", "app", "4"}).exit_code, 0);
+  const auto scaled = cluster.waitAllUp(4, 20s);
+  ASSERT_TRUE(scaled) << cluster.corral().stderrText();
+  const pid_t keeper = parentOf(slotsOf(*scaled)["app#0"].pid);
+  EXPECT_NE(keeper, cluster.corral().pid());
+  EXPECT_EQ(parentOf(slotsOf(*scaled)["app#3"].pid), keeper);
+  const CtlResult upgraded = cluster.ctl({"upgrade"}, 60s);
+  ASSERT_EQ(upgraded.exit_code, 0) << upgraded.err;
+  KillAtEnd last{newPid(upgraded.out)};
+  const auto adopted = cluster.waitAllUp(4, 20s);
+  ASSERT_TRUE(adopted);
+  for (const auto& [name, slot] : slotsOf(*scaled)) {
+    EXPECT_EQ(slotsOf(*adopted)[name].pid, slot.pid) << name;
+  }
+  ASSERT_EQ(cluster.ctl({"reload"}).exit_code, 0); // the file's instances: 3 is unchanged
+  EXPECT_EQ(cluster.instances()->size(), 4u);
 }
 
 // A reload refuses what it cannot apply live, naming the key; the upgrade applies it.

@@ -128,6 +128,28 @@ TEST_F(AdminServerTest, RestartStartsARollAndABackendWithoutSpawnIs400) {
   EXPECT_EQ(bodyOf(*refused)["error"], "backend static has no spawn section");
 }
 
+TEST_F(AdminServerTest, ScaleTakesACountAndRefusesABadOneOrABackendWithoutSpawn) {
+  const auto scaled = client_.post("/api/v1/backends/app/scale", R"({"instances": 4})");
+  ASSERT_TRUE(scaled);
+  EXPECT_EQ(scaled->status, 200);
+  EXPECT_EQ(bodyOf(*scaled)["instances"], 4);
+  for (const char* body : {R"({"instances": 0})", R"({"instances": 1025})", R"({"instances": "4"})",
+                           R"({"weight": 4})", "", "4"}) {
+    const auto response = client_.post("/api/v1/backends/app/scale", body);
+    ASSERT_TRUE(response);
+    EXPECT_EQ(response->status, 400) << body;
+    EXPECT_EQ(bodyOf(*response)["error"],
+              R"(the body must be JSON such as {"instances": N} with N from 1 to 1024)")
+        << body;
+  }
+  const auto refused = client_.post("/api/v1/backends/static/scale", R"({"instances": 2})");
+  ASSERT_TRUE(refused);
+  EXPECT_EQ(refused->status, 400);
+  EXPECT_EQ(client_.post("/api/v1/backends/nope/scale", R"({"instances": 2})")->status, 404);
+  EXPECT_THAT(admin_.control().calls(),
+              ElementsAre("scale app 4", "scale static 2", "scale nope 2"));
+}
+
 // The old configuration keeps running; the operator sees every error line at once.
 TEST_F(AdminServerTest, AReloadOfABrokenFileIs422WithEveryErrorLine) {
   EXPECT_EQ(client_.post("/api/v1/reload")->status, 200);

@@ -193,6 +193,21 @@ TEST_F(CtlTest, LogsOfABackendPrintsEveryInstancePrefixed) {
   EXPECT_EQ(run(options("logs", "nope")).err, "corral ctl: unknown backend \"nope\"\n");
 }
 
+TEST_F(CtlTest, ScaleSendsTheCountAndChecksItFirst) {
+  auto scale = options("scale", "app");
+  scale.instances = "3";
+  EXPECT_EQ(run(scale).out, "app: scaling to 3 instances\n");
+  scale.instances = "x";
+  const auto bad = run(scale);
+  EXPECT_EQ(bad.code, 1);
+  EXPECT_EQ(bad.err,
+            "corral ctl: the number of instances must be a whole number from 1 to 1024, got \"x\"\n");
+  auto not_spawned = options("scale", "static");
+  not_spawned.instances = "2";
+  EXPECT_EQ(run(not_spawned).err, "corral ctl: backend static has no spawn section\n");
+  EXPECT_THAT(admin_.control().calls(), ElementsAre("scale app 3", "scale static 2"));
+}
+
 TEST_F(CtlTest, RestartAndReloadReportTheirOutcome) {
   EXPECT_EQ(run(options("restart", "app")).out,
             "app: rolling restart started, one instance at a time\n");

@@ -72,6 +72,14 @@ Result<void> FakeControl::restart(std::string_view backend) {
   return backend == "app" ? Result<void>() : fail(ErrorCode::NotFound, "unknown backend");
 }
 
+Result<void> FakeControl::scale(std::string_view backend, uint32_t instances) {
+  record(fmt::format("scale {} {}", backend, instances));
+  if (backend == "static") {
+    return fail(ErrorCode::BadInput, "backend static has no spawn section");
+  }
+  return backend == "app" ? Result<void>() : fail(ErrorCode::NotFound, "unknown backend");
+}
+
 Result<void> FakeControl::reload() {
   record("reload");
   const std::lock_guard lock(mutex_);

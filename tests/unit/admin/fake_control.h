@@ -25,6 +25,7 @@ public:
   Result<void> setWeight(std::string_view backend, std::string_view server,
                          uint32_t weight) override;
   Result<void> restart(std::string_view backend) override;
+  Result<void> scale(std::string_view backend, uint32_t instances) override;
   Result<void> reload() override;
   Result<RouteAnswer> route(std::string_view backend, std::string_view client_ip,
                             std::optional<std::string_view> cookie,
