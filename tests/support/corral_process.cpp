@@ -1,11 +1,5 @@
 #include "tests/support/corral_process.h"
 
-#include <fcntl.h>
-#include <signal.h>
-#include <sys/prctl.h>
-#include <sys/wait.h>
-#include <unistd.h>
-
 #include <cstdlib>
 #include <fstream>
 #include <sstream>
@@ -55,49 +49,6 @@ std::filesystem::path writeConfig(const TempDir& dir, std::string_view config_te
   return path;
 }
 
-// fork + exec with stdout and stderr sent to files. Between fork and exec the child calls only
-// async-signal-safe functions, as the parent has other threads (fake backends).
-pid_t spawn(const std::vector<std::string>& args, const std::filesystem::path& out_path,
-            const std::filesystem::path& err_path) {
-  std::vector<char*> argv;
-  for (const auto& arg : args) {
-    argv.push_back(const_cast<char*>(arg.c_str()));
-  }
-  argv.push_back(nullptr);
-  const std::string out = out_path.string(), err = err_path.string();
-  const pid_t parent = ::getpid();
-  const pid_t pid = ::fork();
-  if (pid < 0) {
-    throwSystemError("fork");
-  }
-  if (pid == 0) {
-    // If the test binary dies (crash, ctest timeout), corral must not outlive it. The signal
-    // follows the forking thread, which is the test's main thread.
-    ::prctl(PR_SET_PDEATHSIG, SIGKILL);
-    if (::getppid() != parent) {
-      ::_exit(127);
-    }
-    const int null = ::open("/dev/null", O_RDONLY);
-    const int out_fd = ::open(out.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    const int err_fd = ::open(err.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    ::dup2(null, 0);
-    ::dup2(out_fd, 1);
-    ::dup2(err_fd, 2);
-    ::execv(argv[0], argv.data());
-    constexpr char kMessage[] = "exec of the corral binary failed\n";
-    [[maybe_unused]] auto written = ::write(2, kMessage, sizeof(kMessage) - 1);
-    ::_exit(127);
-  }
-  return pid;
-}
-
-ExitStatus decode(int status) {
-  if (WIFEXITED(status)) {
-    return ExitStatus::exited(WEXITSTATUS(status));
-  }
-  return {.signal = WIFSIGNALED(status) ? WTERMSIG(status) : 0};
-}
-
 } // namespace
 
 std::string corralBinary() {
@@ -119,31 +70,6 @@ Substitutions addressesOf(std::initializer_list<std::reference_wrapper<const Fak
   return substitutions;
 }
 
-std::ostream& operator<<(std::ostream& out, const ExitStatus& status) {
-  if (status.signal != 0) {
-    return out << "killed by signal " << status.signal;
-  }
-  return out << "exit " << status.code;
-}
-
-TempDir::TempDir() {
-  const char* base = std::getenv("TMPDIR");
-  std::string pattern = fmt::format("{}/corral-test-XXXXXX", base ? base : "/tmp");
-  if (::mkdtemp(pattern.data()) == nullptr) {
-    throwSystemError("mkdtemp");
-  }
-  path_ = pattern;
-}
-
-TempDir::~TempDir() {
-  if (::testing::Test::HasFailure()) {
-    std::fprintf(stderr, "kept %s for inspection\n", path_.c_str());
-    return;
-  }
-  std::error_code ignored;
-  std::filesystem::remove_all(path_, ignored);
-}
-
 CorralProcess::CorralProcess(std::string_view config_template, const Substitutions& substitutions,
                              std::chrono::milliseconds ready_timeout) {
   const std::string binary = corralBinary();
@@ -153,8 +79,10 @@ CorralProcess::CorralProcess(std::string_view config_template, const Substitutio
   }
   const auto config = writeConfig(dir_, config_template, substitutions);
   const auto ready_file = dir_.path() / "ready.json";
-  pid_ = spawn({binary, "run", "-c", config.string(), "--ready-file", ready_file.string()},
-               dir_.path() / "stdout", dir_.path() / "stderr");
+  process_.emplace(
+      std::vector<std::string>{binary, "run", "-c", config.string(), "--ready-file",
+                               ready_file.string()},
+      ChildOptions{.stdout_path = dir_.path() / "stdout", .stderr_path = dir_.path() / "stderr"});
   ready_ = waitReady(ready_timeout);
 }
 
@@ -162,22 +90,20 @@ CorralProcess::CorralProcess(std::string_view config_template, const Substitutio
 // LeakSanitizer (in the ASan build) checks the binary itself at that exit. An exit the test did
 // not look at (waitExit) must be 0, and no sanitizer may have reported anything.
 CorralProcess::~CorralProcess() {
-  if (pid_ <= 0) {
+  if (!process_) {
     return;
   }
-  if (!exit_status_) {
-    ::kill(pid_, SIGTERM);
-    if (!waitExit(kStopTimeout)) {
+  if (!process_->status()) {
+    if (!process_->stop(kStopTimeout)) {
       ADD_FAILURE() << "corral did not end within " << kStopTimeout.count()
-                    << " ms of SIGTERM; killed. stderr:\n" << stderrText();
-      ::kill(pid_, SIGKILL);
-      reap(true);
+                    << " ms of SIGTERM; killed. stderr:\n"
+                    << stderrText();
       return;
     }
     exit_observed_ = false; // the test did not ask for this one
   }
-  if (!exit_observed_ && *exit_status_ != ExitStatus::exited(0)) {
-    ADD_FAILURE() << "corral ended with " << *exit_status_ << "; stderr:\n" << stderrText();
+  if (!exit_observed_ && *process_->status() != ExitStatus::exited(0)) {
+    ADD_FAILURE() << "corral ended with " << *process_->status() << "; stderr:\n" << stderrText();
   }
   if (const std::string report = sanitizerReport(stderrText()); !report.empty()) {
     ADD_FAILURE() << "a sanitizer reported on corral:\n" << report;
@@ -186,9 +112,9 @@ CorralProcess::~CorralProcess() {
 
 bool CorralProcess::waitReady(std::chrono::milliseconds timeout) {
   const auto ready_file = dir_.path() / "ready.json";
-  pollUntil([&] { return std::filesystem::exists(ready_file) || reap(false); }, timeout);
-  if (exit_status_) {
-    ADD_FAILURE() << "corral ended before it was ready (" << *exit_status_ << "); stderr:\n"
+  pollUntil([&] { return std::filesystem::exists(ready_file) || !process_->running(); }, timeout);
+  if (process_->status()) {
+    ADD_FAILURE() << "corral ended before it was ready (" << *process_->status() << "); stderr:\n"
                   << stderrText();
     return false;
   }
@@ -205,23 +131,16 @@ bool CorralProcess::waitReady(std::chrono::milliseconds timeout) {
   return true;
 }
 
-bool CorralProcess::reap(bool block) {
-  if (exit_status_) {
-    return true;
-  }
-  int status = 0;
-  if (::waitpid(pid_, &status, block ? 0 : WNOHANG) != pid_) {
-    return false;
-  }
-  exit_status_ = decode(status);
-  return true;
-}
-
 std::string CorralProcess::listenAddress(std::string_view frontend) const {
   // waitReady() checked that "frontends" exists.
   const auto& frontends = ready_info_.is_object() ? ready_info_.at("frontends") : ready_info_;
   const auto found = frontends.is_object() ? frontends.find(frontend) : frontends.end();
   return (found != frontends.end() && found->is_string()) ? found->get<std::string>() : "";
+}
+
+std::string CorralProcess::readyValue(std::string_view key) const {
+  const auto found = ready_info_.is_object() ? ready_info_.find(key) : ready_info_.end();
+  return (found != ready_info_.end() && found->is_string()) ? found->get<std::string>() : "";
 }
 
 std::vector<nlohmann::json> CorralProcess::readAccessLog(bool report_bad_lines) const {
@@ -253,21 +172,19 @@ std::vector<nlohmann::json> CorralProcess::waitForAccessLog(size_t count,
 std::string CorralProcess::stderrText() const { return readFile(dir_.path() / "stderr"); }
 
 std::optional<uint64_t> CorralProcess::residentBytes() const {
-  return pid_ > 0 ? test::residentBytes(pid_) : std::nullopt;
+  return process_ ? test::residentBytes(process_->pid()) : std::nullopt;
 }
 
 void CorralProcess::sendSignal(int signal) {
-  if (pid_ > 0 && !exit_status_) {
-    ::kill(pid_, signal);
+  if (process_) {
+    process_->sendSignal(signal);
   }
 }
 
 std::optional<ExitStatus> CorralProcess::waitExit(std::chrono::milliseconds timeout) {
-  if (pid_ > 0) {
-    pollUntil([&] { return reap(false); }, timeout);
-  }
-  exit_observed_ = exit_status_.has_value();
-  return exit_status_;
+  const auto status = process_ ? process_->waitExit(timeout) : std::nullopt;
+  exit_observed_ = status.has_value();
+  return status;
 }
 
 std::string sanitizerReport(std::string_view text) {
@@ -282,6 +199,13 @@ std::string sanitizerReport(std::string_view text) {
   return "";
 }
 
+CommandResult runCtl(const std::string& admin, const std::vector<std::string>& args,
+                     std::chrono::milliseconds timeout) {
+  std::vector<std::string> argv = {corralBinary(), "ctl", "--admin", admin};
+  argv.insert(argv.end(), args.begin(), args.end());
+  return runCommand(argv, {.timeout = timeout});
+}
+
 CheckResult runCheck(std::string_view config_template, const Substitutions& substitutions,
                      std::chrono::milliseconds timeout) {
   CheckResult result;
@@ -291,19 +215,12 @@ CheckResult runCheck(std::string_view config_template, const Substitutions& subs
     return result;
   }
   TempDir dir;
-  const auto config = writeConfig(dir, config_template, substitutions);
-  result.config_path = config.string();
-  const pid_t pid = spawn({binary, "check", "-c", result.config_path}, dir.path() / "stdout",
-                          dir.path() / "stderr");
-  int status = 0;
-  if (!pollUntil([&] { return ::waitpid(pid, &status, WNOHANG) == pid; }, timeout)) {
-    ADD_FAILURE() << "corral check did not finish within " << timeout.count() << " ms";
-    ::kill(pid, SIGKILL);
-    ::waitpid(pid, &status, 0);
-  }
-  result.exit_code = decode(status).code;
-  result.out = readFile(dir.path() / "stdout");
-  result.err = readFile(dir.path() / "stderr");
+  result.config_path = writeConfig(dir, config_template, substitutions).string();
+  auto [exit_code, out, err] =
+      runCommand({binary, "check", "-c", result.config_path}, {.timeout = timeout});
+  result.exit_code = exit_code;
+  result.out = std::move(out);
+  result.err = std::move(err);
   if (const std::string report = sanitizerReport(result.err); !report.empty()) {
     ADD_FAILURE() << "a sanitizer reported on corral check:\n" << report;
   }

@@ -22,6 +22,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "tests/support/child_process.h"
+
 namespace corral::test {
 
 using namespace std::chrono_literals;
@@ -37,29 +39,6 @@ Substitutions addressesOf(std::initializer_list<std::reference_wrapper<const Fak
 
 /// The path of the corral binary, or "" when this build has none.
 std::string corralBinary();
-
-struct ExitStatus {
-  int code = -1;  // exit code, when the process exited
-  int signal = 0; // the signal that killed it, else 0
-
-  static ExitStatus exited(int code) { return {.code = code}; }
-  friend bool operator==(const ExitStatus&, const ExitStatus&) = default;
-};
-std::ostream& operator<<(std::ostream& out, const ExitStatus& status);
-
-/// A folder under $TMPDIR (or /tmp), removed on destruction unless the running test failed, so
-/// that the configuration and the logs of a failure can be read afterwards.
-class TempDir {
-public:
-  TempDir();
-  ~TempDir();
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  const std::filesystem::path& path() const { return path_; }
-
-private:
-  std::filesystem::path path_;
-};
 
 class CorralProcess {
 public:
@@ -80,10 +59,12 @@ public:
   CorralProcess& operator=(const CorralProcess&) = delete;
 
   bool ready() const { return ready_; }
-  pid_t pid() const { return pid_; }
+  pid_t pid() const { return process_ ? process_->pid() : -1; }
   std::filesystem::path configPath() const { return dir_.path() / "corral.yaml"; }
   /// The address that frontend `name` is bound to, from the ready file; "" if unknown.
   std::string listenAddress(std::string_view frontend) const;
+  /// A string of the ready file, such as "admin" or "metrics" (their addresses); "" if absent.
+  std::string readyValue(std::string_view key) const;
 
   /// The access log lines written so far (corral's stdout), each parsed as JSON.
   std::vector<nlohmann::json> accessLog() const;
@@ -99,12 +80,10 @@ public:
 
 private:
   bool waitReady(std::chrono::milliseconds timeout);
-  bool reap(bool block);
   std::vector<nlohmann::json> readAccessLog(bool report_bad_lines) const;
 
   TempDir dir_;
-  pid_t pid_ = -1;
-  std::optional<ExitStatus> exit_status_;
+  std::optional<ChildProcess> process_;
   bool exit_observed_ = false; // waitExit() returned exit_status_ to the test
   bool ready_ = false;
   nlohmann::json ready_info_;
@@ -119,6 +98,10 @@ struct CheckResult {
   std::string err;
   std::string config_path; // as passed to -c, so a test can expect it in messages
 };
+
+/// `corral ctl --admin ADMIN ARGS...`, killed at the deadline (a test failure).
+CommandResult runCtl(const std::string& admin, const std::vector<std::string>& args,
+                     std::chrono::milliseconds timeout = 10s);
 
 /// Writes the configuration to a temporary corral.yaml and runs `corral check -c` on it.
 CheckResult runCheck(std::string_view config_template, const Substitutions& substitutions = {},

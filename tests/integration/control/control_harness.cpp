@@ -15,27 +15,14 @@
 
 #include "corral/core/address.h"
 
-#include "tests/support/tcp_client.h"
-#include "tests/support/wait.h"
 #include "tests/support/files.h"
+#include "tests/support/http_client.h"
+#include "tests/support/wait.h"
 
 namespace corral::test {
 namespace {
 
 using nlohmann::json;
-
-// "HTTP/1.1 401 Unauthorized" -> 401; 0 when the line is not a status line.
-int statusCodeOf(std::string_view head) {
-  constexpr std::string_view kPrefix = "HTTP/1.";
-  if (head.substr(0, kPrefix.size()) != kPrefix || head.size() < 12) {
-    return 0;
-  }
-  try {
-    return std::stoi(std::string(head.substr(9, 3)));
-  } catch (const std::exception&) {
-    return 0;
-  }
-}
 
 // `name{a="x",b="y"} 3` -> {"a": "x", "b": "y"}; label values in our metrics hold no quotes.
 std::map<std::string, std::string> labelsOf(std::string_view text) {
@@ -62,45 +49,21 @@ void setTimeouts(int fd, std::chrono::milliseconds timeout) {
 
 } // namespace
 
-HttpReply httpRequest(std::string_view address, std::string_view method, std::string_view target,
-                      std::string_view token, std::string_view body) {
-  std::string request =
-      fmt::format("{} {} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n", method, target, address);
-  if (!token.empty()) {
-    request += fmt::format("Authorization: Bearer {}\r\n", token);
-  }
-  request += fmt::format("Content-Length: {}\r\n\r\n{}", body.size(), body);
-  TcpClient client(address);
-  if (!client.connected() || !client.writeAll(request)) {
-    return {};
-  }
-  const std::string answer = client.readAll(10s);
-  const auto end_of_head = answer.find("\r\n\r\n");
-  if (end_of_head == std::string::npos) {
-    return {};
-  }
-  return {.status = statusCodeOf(answer),
-          .head = answer.substr(0, end_of_head),
-          .body = answer.substr(end_of_head + 4)};
-}
-
-json readyInfo(const CorralProcess& corral) {
-  json ready =
-      json::parse(readFile(corral.configPath().parent_path() / "ready.json"), nullptr, false);
-  return ready.is_object() ? ready : json::object(); // not written: corral did not start
-}
-
 std::string adminAddress(const CorralProcess& corral) {
-  return readyInfo(corral).value("admin", "");
+  return corral.readyValue("admin");
 }
 
 std::string metricsAddress(const CorralProcess& corral) {
-  return readyInfo(corral).value("metrics", "");
+  return corral.readyValue("metrics");
 }
 
 json adminStatus(std::string_view admin, std::string_view token) {
-  const HttpReply reply = httpRequest(admin, "GET", "/api/v1/status", token);
-  if (reply.status != 200) {
+  HttpRequest request{.path = "/api/v1/status"};
+  if (!token.empty()) {
+    request.fields.emplace_back("Authorization", fmt::format("Bearer {}", token));
+  }
+  const HttpResponse reply = httpGet(admin, request, 10s);
+  if (reply.head.status != 200) {
     return nullptr;
   }
   json status = json::parse(reply.body, nullptr, false);
@@ -130,8 +93,8 @@ std::string serverState(std::string_view admin, std::string_view backend, std::s
 
 std::optional<double> scrapeMetric(std::string_view metrics, std::string_view name,
                                    const std::map<std::string, std::string>& labels) {
-  const HttpReply reply = httpRequest(metrics, "GET", "/metrics");
-  if (reply.status != 200) {
+  const HttpResponse reply = httpGet(metrics, "/metrics");
+  if (reply.head.status != 200) {
     return std::nullopt;
   }
   std::istringstream lines(reply.body);

@@ -15,18 +15,6 @@
 
 namespace corral::test {
 
-struct HttpReply {
-  int status = 0; // 0: no answer (connect failed or the deadline passed)
-  std::string head;
-  std::string body;
-};
-
-/// One HTTP/1.1 request with `Connection: close`; "Authorization: Bearer TOKEN" when token is set.
-HttpReply httpRequest(std::string_view address, std::string_view method, std::string_view target,
-                      std::string_view token = {}, std::string_view body = {});
-
-/// The ready file corral wrote: {"pid", "frontends", "admin", "metrics"}.
-nlohmann::json readyInfo(const CorralProcess& corral);
 std::string adminAddress(const CorralProcess& corral);
 std::string metricsAddress(const CorralProcess& corral);
 

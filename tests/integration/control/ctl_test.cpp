@@ -11,12 +11,12 @@
 #include <fmt/format.h>
 #include <gtest/gtest.h>
 
-#include "command.h"
 #include "control_harness.h"
 
 #include "tests/support/corral_process.h"
 #include "tests/support/dead_address.h"
 #include "tests/support/fake_backend.h"
+#include "tests/support/http_client.h"
 #include "tests/support/tcp_client.h"
 #include "tests/support/wait.h"
 
@@ -358,9 +358,9 @@ backends: [{name: app, servers: [{address: "${s1}", name: s1}]}]
   const std::string admin = adminAddress(corral);
   json history;
   const auto samples = [&] {
-    const HttpReply reply = httpRequest(admin, "GET", "/api/v1/history");
+    const HttpResponse reply = httpGet(admin, {.path = "/api/v1/history"}, 10s);
     history = json::parse(reply.body, nullptr, false);
-    return reply.status == 200 && history.is_object() ? history["t"].size() : size_t{0};
+    return reply.head.status == 200 && history.is_object() ? history["t"].size() : size_t{0};
   };
   // Ten samples a second apart take ten seconds; the load of a CI machine may slow the loop.
   ASSERT_TRUE(pollUntil([&] { return samples() >= 10; }, 30s, 200ms)) << history.dump();

@@ -11,6 +11,7 @@
 #include "health_server.h"
 
 #include "tests/support/corral_process.h"
+#include "tests/support/http_client.h"
 #include "tests/support/tcp_client.h"
 #include "tests/support/wait.h"
 
@@ -48,13 +49,8 @@ Substitutions serversOf(const HealthServer& s1, const HealthServer& s2) {
 
 // One request through corral; the name of the server that answered, or "" if none did.
 std::string requestThrough(const std::string& frontend) {
-  TcpClient client(frontend);
-  if (!client.writeAll("GET / HTTP/1.1\r\nHost: test\r\n\r\n")) {
-    return "";
-  }
-  const std::string reply = client.readAll(5s);
-  const auto body = reply.find("\r\n\r\n");
-  return body == std::string::npos ? "" : reply.substr(body + 4);
+  const HttpResponse reply = httpGet(frontend, {.host = "test"});
+  return reply.raw.find("\r\n\r\n") == std::string::npos ? "" : reply.body;
 }
 
 // app/s1 and app/s2 are both in `state`.

@@ -15,7 +15,6 @@
 #include <fmt/format.h>
 #include <gtest/gtest.h>
 
-#include "command.h"
 #include "control_harness.h"
 
 #include "tests/support/corral_process.h"

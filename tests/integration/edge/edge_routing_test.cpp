@@ -47,12 +47,12 @@ backends:
      servers: [{address: "${secure}", tls: {ca_file: "${ca}", sni: other.internal}}]}
 )", substitutions);
   ASSERT_TRUE(corral.ready());
-  const std::string reply = httpGet(corral.listenAddress("good"), "/");
+  const std::string reply = httpGet(corral.listenAddress("good"), "/").raw;
   EXPECT_THAT(reply, HasSubstr("HTTP/1.1 200 OK"));
   EXPECT_THAT(reply, HasSubstr("sni=backend.internal"));
   EXPECT_EQ(secure.outcome(0).info->server_name, "backend.internal");
 
-  EXPECT_EQ(httpGet(corral.listenAddress("wrong"), "/"), "");
+  EXPECT_EQ(httpGet(corral.listenAddress("wrong"), "/").raw, "");
   const auto log = corral.waitForAccessLog(2, 5s);
   ASSERT_EQ(log.size(), 2u);
   EXPECT_EQ(log[0].value("termination", ""), "server_closed") << log[0];
@@ -80,16 +80,16 @@ backends:
   const std::string address = corral.listenAddress("sni");
   constexpr const char* kRequest = "GET / HTTP/1.0\r\n\r\n"; // TlsTestServer answers one
   const auto a = sClient(address, "a.example.com", {"-verify_return_error"}, kRequest);
-  EXPECT_EQ(a.exit_code, 0) << a.output;
-  EXPECT_THAT(a.output, HasSubstr("subject=CN = edge-a"));
-  EXPECT_THAT(a.output, HasSubstr("sni=a.example.com")); // the body from server_a
+  EXPECT_EQ(a.exit_code, 0) << a.out;
+  EXPECT_THAT(a.out, HasSubstr("subject=CN = edge-a"));
+  EXPECT_THAT(a.out, HasSubstr("sni=a.example.com")); // the body from server_a
   const auto b = sClient(address, "x.b.example.com", {"-verify_return_error"}, kRequest);
-  EXPECT_EQ(b.exit_code, 0) << b.output;
-  EXPECT_THAT(b.output, HasSubstr("subject=CN = edge-b"));
+  EXPECT_EQ(b.exit_code, 0) << b.out;
+  EXPECT_THAT(b.out, HasSubstr("subject=CN = edge-b"));
   EXPECT_EQ(server_b.outcome(0).info->server_name, "x.b.example.com");
   const auto unknown = sClient(address, "c.example.com", {}, kRequest);
   EXPECT_NE(unknown.exit_code, 0);
-  EXPECT_THAT(unknown.output, Not(HasSubstr("subject=CN")));
+  EXPECT_THAT(unknown.out, Not(HasSubstr("subject=CN")));
   const auto log = corral.waitForAccessLog(3, 5s);
   ASSERT_EQ(log.size(), 3u);
   EXPECT_EQ(log[0].value("backend", ""), "a") << log[0];

@@ -84,7 +84,7 @@ CommandResult sClient(const std::string& address, const std::string& server_name
                                    "-servername", server_name, "-verify_hostname", server_name,
                                    "-CAfile", caFile(), "-ign_eof"};
   argv.insert(argv.end(), extra.begin(), extra.end());
-  return runCommand(argv, request, 15s);
+  return runCommand(argv, {.input = request, .timeout = 15s, .merge_output = true});
 }
 
 CommandResult curl(const std::string& server_name, const std::string& port,
@@ -93,7 +93,7 @@ CommandResult curl(const std::string& server_name, const std::string& port,
                                    "--resolve", fmt::format("{}:{}:127.0.0.1", server_name, port)};
   argv.insert(argv.end(), extra.begin(), extra.end());
   argv.push_back(fmt::format("https://{}:{}/", server_name, port));
-  return runCommand(argv, "", 15s);
+  return runCommand(argv, {.timeout = 15s, .merge_output = true});
 }
 
 int connectFrom(const std::string& source_ip, const std::string& address,
@@ -244,20 +244,6 @@ void TlsClient::resetAbruptly() {
   fd_ = -1;
 }
 
-std::string httpGet(const std::string& address, const std::string& path) {
-  TcpClient client(address);
-  if (!client.writeAll(fmt::format("GET {} HTTP/1.0\r\nHost: test\r\n\r\n", path))) {
-    return {};
-  }
-  return client.readAll(5s);
-}
-
-std::string readyValue(const CorralProcess& corral, const std::string& key) {
-  std::ifstream in(corral.configPath().parent_path() / "ready.json");
-  const nlohmann::json ready = nlohmann::json::parse(in, nullptr, /*allow_exceptions=*/false);
-  return ready.is_object() && ready.contains(key) ? ready.at(key).get<std::string>() : "";
-}
-
 double metricValue(const std::string& exposition, std::string_view name,
                    const std::map<std::string, std::string>& labels) {
   std::istringstream lines(exposition);
@@ -280,7 +266,7 @@ double metricValue(const std::string& exposition, std::string_view name,
 
 double scrape(const CorralProcess& corral, std::string_view name,
               const std::map<std::string, std::string>& labels) {
-  return metricValue(httpGet(readyValue(corral, "metrics"), "/metrics"), name, labels);
+  return metricValue(httpGet(corral.readyValue("metrics"), "/metrics").raw, name, labels);
 }
 
 } // namespace corral::test

@@ -11,9 +11,10 @@
 #include <string_view>
 
 #include "tests/certs/test_certificates.h"
-#include "tests/integration/tls/run_command.h"
 #include "tests/support/byte_pattern.h"
+#include "tests/support/child_process.h"
 #include "tests/support/corral_process.h"
+#include "tests/support/http_client.h"
 #include "tests/support/tcp_client.h"
 
 namespace corral::test {
@@ -89,12 +90,6 @@ private:
   void* ssl_ = nullptr;     // SSL
   std::string error_;
 };
-
-/// GET http://ADDRESS/PATH over plain TCP; the whole response, head included.
-std::string httpGet(const std::string& address, const std::string& path);
-
-/// A key of corral's ready file ("metrics", "admin"); "" when absent.
-std::string readyValue(const CorralProcess& corral, const std::string& key);
 
 /// The value of the sample of `name` whose labels include all of `labels`, summed over the
 /// matching samples; -1 when none matches.

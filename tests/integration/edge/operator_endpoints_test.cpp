@@ -51,7 +51,7 @@ TEST(OperatorEndpointsTest, TwoSlowClientsDoNotDelayAScrape) {
   FakeBackend s1("s1");
   CorralProcess corral(kOperatorConfig, {{"s1", s1.address()}});
   ASSERT_TRUE(corral.ready());
-  const std::string metrics = readyValue(corral, "metrics");
+  const std::string metrics = corral.readyValue("metrics");
   std::vector<int> slow{connectFrom("127.0.0.30", metrics), connectFrom("127.0.0.31", metrics)};
   std::atomic<bool> stop = false;
   std::thread attacker(trickle, slow, std::string("GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n"),
@@ -59,7 +59,7 @@ TEST(OperatorEndpointsTest, TwoSlowClientsDoNotDelayAScrape) {
   std::this_thread::sleep_for(1500ms); // both hold a connection, mid-head
   for (int scrape = 0; scrape < 3; ++scrape) {
     const auto start = std::chrono::steady_clock::now();
-    const std::string reply = httpGet(metrics, "/metrics");
+    const std::string reply = httpGet(metrics, "/metrics").raw;
     const auto took = std::chrono::steady_clock::now() - start;
     EXPECT_NE(reply.find("corral_frontend_connections_total"), std::string::npos) << scrape;
     EXPECT_LT(took, 1s) << "scrape " << scrape;
@@ -75,7 +75,7 @@ TEST(OperatorEndpointsTest, FiveHundredSlowAdminClientsDoNotStopCtlStatus) {
   FakeBackend s1("s1");
   CorralProcess corral(kOperatorConfig, {{"s1", s1.address()}});
   ASSERT_TRUE(corral.ready());
-  const std::string admin = readyValue(corral, "admin");
+  const std::string admin = corral.readyValue("admin");
   const size_t baseline = openDescriptors(corral.pid());
   std::vector<int> slow;
   for (int i = 0; i < 500; ++i) {
@@ -84,10 +84,10 @@ TEST(OperatorEndpointsTest, FiveHundredSlowAdminClientsDoNotStopCtlStatus) {
     ::send(fd, "GET /api/v1/status HTTP/1.1\r\n", 29, MSG_NOSIGNAL); // and never the rest
     slow.push_back(fd);
   }
-  const CommandResult status =
-      runCommand({CORRAL_BINARY, "ctl", "--admin", admin, "status"}, "", 10s);
-  EXPECT_EQ(status.exit_code, 0) << status.output;
-  EXPECT_NE(status.output.find("web"), std::string::npos) << status.output;
+  const CommandResult status = runCommand({CORRAL_BINARY, "ctl", "--admin", admin, "status"},
+                                          {.timeout = 10s, .merge_output = true});
+  EXPECT_EQ(status.exit_code, 0) << status.out;
+  EXPECT_NE(status.out.find("web"), std::string::npos) << status.out;
   // Past its cap the admin API sheds the oldest connections still without a request.
   EXPECT_LT(openDescriptors(corral.pid()), baseline + 300);
   for (int fd : slow) {

@@ -15,7 +15,7 @@ namespace corral::test {
 namespace {
 
 TEST(TestsslTest, FindsNothingRatedHighOrCritical) {
-  ASSERT_EQ(runCommand({"testssl", "--version"}, "", 30s).exit_code, 0)
+  ASSERT_EQ(runCommand({"testssl", "--version"}, {.timeout = 30s}).exit_code, 0)
       << "testssl is missing: apt-get install testssl.sh (scripts/setup.sh)";
   FakeBackend s1("s1");
   Substitutions substitutions = certificateSubstitutions();
@@ -43,12 +43,12 @@ backends: [{name: app, servers: [{address: "${s1}"}]}]
                                 "--vulnerable", "--ip", "127.0.0.1", "--nodns", "none",
                                 "--add-ca", caFile(), "--jsonfile", report,
                                 fmt::format("a.example.com:{}", port)},
-                               "", 240s);
-  ASSERT_NE(scan.exit_code, -1) << "testssl did not finish in time:\n" << scan.output;
+                               {.timeout = 240s, .merge_output = true});
+  ASSERT_NE(scan.exit_code, -1) << "testssl did not finish in time:\n" << scan.out;
   std::ifstream in(report);
   const nlohmann::json findings = nlohmann::json::parse(in, nullptr, /*allow_exceptions=*/false);
-  ASSERT_TRUE(findings.is_array()) << scan.output;
-  EXPECT_GT(findings.size(), 10u) << "too few findings: the scan did not run\n" << scan.output;
+  ASSERT_TRUE(findings.is_array()) << scan.out;
+  EXPECT_GT(findings.size(), 10u) << "too few findings: the scan did not run\n" << scan.out;
   for (const nlohmann::json& finding : findings) {
     // The test CA's certificates carry no CRL or OCSP address, which testssl rates HIGH: a
     // property of the certificate the test made, not of corral's TLS.

@@ -209,9 +209,10 @@ backends: [{name: app, servers: [{address: "${echo}"}]}]
 
 // The `ss -tno` lines of established TCP sockets whose peer is `peer` ("127.0.0.1:PORT").
 std::vector<std::string> socketsTo(const std::string& peer) {
-  const CommandResult ss = runCommand({"/usr/bin/ss", "-tnoH", "state", "established"}, "", 10s);
+  const CommandResult ss = runCommand({"/usr/bin/ss", "-tnoH", "state", "established"},
+                                      {.timeout = 10s, .merge_output = true});
   std::vector<std::string> lines;
-  std::istringstream text(ss.output);
+  std::istringstream text(ss.out);
   for (std::string line; std::getline(text, line);) {
     std::istringstream fields(line);
     std::string recv_q, send_q, local, remote;

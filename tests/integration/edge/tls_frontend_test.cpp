@@ -1,15 +1,14 @@
 // TLS termination on a frontend with `tls`: real clients (openssl s_client, curl, an OpenSSL
 // client of our own) against the corral binary, plaintext fake servers behind it.
-#include <gmock/gmock.h>
-#include <gtest/gtest.h>
-
 #include <csignal>
 
 #include <fmt/format.h>
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
 
 #include "tests/integration/edge/edge_support.h"
 #include "tests/integration/sticky/demo_backend.h"
-#include "tests/integration/tls/run_command.h"
+#include "tests/support/child_process.h"
 #include "tests/support/fake_backend.h"
 #include "tests/support/wait.h"
 
@@ -47,14 +46,14 @@ TEST(TlsFrontendTest, PresentsTheCertificateOfEachServerNameAndRelaysPlaintext) 
   CorralProcess corral(kTlsFrontend, tlsFrontend(s1.address()));
   ASSERT_TRUE(corral.ready());
   const auto a = sClient(corral.listenAddress("web"), "a.example.com", {"-alpn", "h2,http/1.1"});
-  EXPECT_EQ(a.exit_code, 0) << a.output;
-  EXPECT_THAT(a.output, HasSubstr("subject=CN = edge-a"));
-  EXPECT_THAT(a.output, HasSubstr("Verify return code: 0 (ok)"));
-  EXPECT_THAT(a.output, HasSubstr("ALPN protocol: http/1.1"));
-  EXPECT_THAT(a.output, HasSubstr("\ns1")); // the backend's reply, decrypted by s_client
+  EXPECT_EQ(a.exit_code, 0) << a.out;
+  EXPECT_THAT(a.out, HasSubstr("subject=CN = edge-a"));
+  EXPECT_THAT(a.out, HasSubstr("Verify return code: 0 (ok)"));
+  EXPECT_THAT(a.out, HasSubstr("ALPN protocol: http/1.1"));
+  EXPECT_THAT(a.out, HasSubstr("\ns1")); // the backend's reply, decrypted by s_client
   const auto b = sClient(corral.listenAddress("web"), "b.example.com", {});
-  EXPECT_EQ(b.exit_code, 0) << b.output;
-  EXPECT_THAT(b.output, HasSubstr("subject=CN = edge-b"));
+  EXPECT_EQ(b.exit_code, 0) << b.out;
+  EXPECT_THAT(b.out, HasSubstr("subject=CN = edge-b"));
   const auto log = corral.waitForAccessLog(2, 5s);
   ASSERT_EQ(log.size(), 2u);
   EXPECT_EQ(log[0].value("sni", ""), "a.example.com") << log[0];
@@ -69,10 +68,10 @@ TEST(TlsFrontendTest, ASavedSessionIsResumedAndCountedAsResumed) {
   ASSERT_TRUE(corral.ready());
   const std::string session = (corral.configPath().parent_path() / "session.pem").string();
   const auto full = sClient(corral.listenAddress("web"), "a.example.com", {"-sess_out", session});
-  EXPECT_THAT(full.output, HasSubstr("New, TLSv1.3"));
+  EXPECT_THAT(full.out, HasSubstr("New, TLSv1.3"));
   const auto again = sClient(corral.listenAddress("web"), "a.example.com", {"-sess_in", session});
-  EXPECT_THAT(again.output, HasSubstr("Reused, TLSv1.3"));
-  EXPECT_THAT(again.output, HasSubstr("\ns1"));
+  EXPECT_THAT(again.out, HasSubstr("Reused, TLSv1.3"));
+  EXPECT_THAT(again.out, HasSubstr("\ns1"));
   const std::map<std::string, std::string> success = {{"frontend", "web"}, {"result", "success"}};
   auto with = [](auto labels, const char* resumed) {
     labels["resumed"] = resumed;
@@ -90,13 +89,13 @@ TEST(TlsFrontendTest, ASessionSavedBeforeAReloadResumesAfterIt) {
   ASSERT_TRUE(corral.ready());
   const std::string session = (corral.configPath().parent_path() / "session.pem").string();
   const auto full = sClient(corral.listenAddress("web"), "a.example.com", {"-sess_out", session});
-  EXPECT_THAT(full.output, HasSubstr("New, TLSv1.3"));
+  EXPECT_THAT(full.out, HasSubstr("New, TLSv1.3"));
   corral.sendSignal(SIGHUP);
   ASSERT_TRUE(pollUntil([&] { return corral.stderrText().find("reloaded") != std::string::npos; },
                         10s))
       << corral.stderrText();
   const auto again = sClient(corral.listenAddress("web"), "a.example.com", {"-sess_in", session});
-  EXPECT_THAT(again.output, HasSubstr("Reused, TLSv1.3"));
+  EXPECT_THAT(again.out, HasSubstr("Reused, TLSv1.3"));
 }
 
 // A TLS 1.1 client (SECLEVEL=0 lets this OpenSSL offer it at all) and a plain-HTTP client are
@@ -108,8 +107,8 @@ TEST(TlsFrontendTest, RefusesTlsOneOneAndPlainHttpWithoutReachingAServer) {
   const auto old = sClient(corral.listenAddress("web"), "a.example.com",
                            {"-tls1_1", "-cipher", "DEFAULT@SECLEVEL=0"});
   EXPECT_NE(old.exit_code, 0);
-  EXPECT_THAT(old.output, Not(HasSubstr("subject=CN")));
-  EXPECT_EQ(httpGet(corral.listenAddress("web"), "/"), "") << "plain HTTP got a reply";
+  EXPECT_THAT(old.out, Not(HasSubstr("subject=CN")));
+  EXPECT_EQ(httpGet(corral.listenAddress("web"), "/").raw, "") << "plain HTTP got a reply";
   const auto log = corral.waitForAccessLog(2, 5s);
   ASSERT_EQ(log.size(), 2u);
   EXPECT_EQ(log[0].value("termination", ""), "tls_handshake_failed") << log[0];
@@ -202,13 +201,13 @@ backends:
   const std::string jar = (corral.configPath().parent_path() / "jar.txt").string();
   for (const std::string name : {"a.example.com", "b.example.com"}) {
     const auto first = curl(name, port, {"-i", "-c", jar});
-    EXPECT_EQ(first.exit_code, 0) << first.output;
-    EXPECT_THAT(first.output, HasSubstr("HTTP/1.1 200"));
-    EXPECT_THAT(first.output, ::testing::ContainsRegex("Set-Cookie: CORRAL=[^\r\n]*; Secure"));
-    const std::string server = first.output.substr(first.output.rfind("\r\n\r\n") + 4, 2);
+    EXPECT_EQ(first.exit_code, 0) << first.out;
+    EXPECT_THAT(first.out, HasSubstr("HTTP/1.1 200"));
+    EXPECT_THAT(first.out, ::testing::ContainsRegex("Set-Cookie: CORRAL=[^\r\n]*; Secure"));
+    const std::string server = first.out.substr(first.out.rfind("\r\n\r\n") + 4, 2);
     for (int i = 0; i < 3; ++i) {
       const auto next = curl(name, port, {"-b", jar});
-      EXPECT_EQ(next.output.substr(0, 2), server) << next.output;
+      EXPECT_EQ(next.out.substr(0, 2), server) << next.out;
     }
   }
 }

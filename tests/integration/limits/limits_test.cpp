@@ -15,6 +15,7 @@
 
 #include "tests/support/corral_process.h"
 #include "tests/support/fake_backend.h"
+#include "tests/support/http_client.h"
 #include "tests/support/tcp_client.h"
 #include "tests/support/wait.h"
 
@@ -196,13 +197,8 @@ namespace {
 
 // One request through corral; the name of the server that answered ("" if none did).
 std::string servedBy(const std::string& web) {
-  TcpClient client(web);
-  if (!client.writeAll("GET / HTTP/1.1\r\nHost: test\r\n\r\n")) {
-    return "";
-  }
-  const std::string reply = client.readAll(5s);
-  const auto body = reply.find("\r\n\r\n");
-  return body == std::string::npos ? "" : reply.substr(body + 4);
+  const HttpResponse reply = httpGet(web, {.host = "test"});
+  return reply.raw.find("\r\n\r\n") == std::string::npos ? "" : reply.body;
 }
 
 std::set<std::string> servedByEach(const std::string& web, int clients) {
@@ -396,10 +392,14 @@ TEST_F(QueueWakeupTest, WaitersAreServedWhenAServerBecomesUsable) {
   ASSERT_TRUE(servedWithin(after_check, 10s)) << "not placed when b came up";
   EXPECT_EQ(after_check.get().server, "b");
 
-  ASSERT_EQ(httpRequest(admin, "POST", "/api/v1/servers/app/b/disable").status, 200);
+  ASSERT_EQ(
+      httpRequest(admin, {.method = "POST", .path = "/api/v1/servers/app/b/disable"}, 10s).head.status,
+      200);
   auto after_enable = waiterWith(web, "");
   ASSERT_TRUE(queueHolds(*corral, 1));
-  ASSERT_EQ(httpRequest(admin, "POST", "/api/v1/servers/app/b/enable").status, 200);
+  ASSERT_EQ(
+      httpRequest(admin, {.method = "POST", .path = "/api/v1/servers/app/b/enable"}, 10s).head.status,
+      200);
   ASSERT_TRUE(servedWithin(after_enable, 10s)) << "not placed when b was enabled";
   EXPECT_EQ(after_enable.get().server, "b");
 

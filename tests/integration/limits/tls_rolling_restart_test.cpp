@@ -37,7 +37,7 @@ backends:
   ASSERT_TRUE(cluster.ready()) << cluster.corral().stderrText();
   const auto before = cluster.waitAllUp(2, 15s);
   ASSERT_TRUE(before) << cluster.corral().stderrText();
-  const CtlResult restart = cluster.ctl({"restart", "app"});
+  const CommandResult restart = cluster.ctl({"restart", "app"});
   ASSERT_EQ(restart.exit_code, 0) << restart.out << restart.err;
   const auto ended = [&] {
     return !cluster.stderrLinesWith("app: rolling restart finished").empty() ||

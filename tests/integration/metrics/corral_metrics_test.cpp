@@ -10,12 +10,12 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
-#include "tests/integration/metrics/child_process.h"
 #include "tests/integration/metrics/dashboard_queries.h"
-#include "tests/integration/metrics/http_get.h"
 #include "tests/integration/metrics/prometheus_server.h"
+#include "tests/support/child_process.h"
 #include "tests/support/corral_process.h"
 #include "tests/support/fake_backend.h"
+#include "tests/support/http_client.h"
 #include "tests/support/tcp_client.h"
 
 namespace corral::test {
@@ -158,12 +158,14 @@ TEST(CorralMetricsTest, PromtoolFindsNothingToReportInALiveScrape) {
   ASSERT_FALSE(metrics.empty()) << "the ready file names no \"metrics\" address";
   running.sendTraffic(4);
   const HttpResponse scrape = httpGet(metrics, "/metrics");
-  ASSERT_EQ(scrape.status, 200) << scrape.body;
+  ASSERT_EQ(scrape.head.status, 200) << scrape.error << scrape.body;
   EXPECT_NE(scrape.body.find(R"(corral_frontend_connections_total{frontend="web"})"),
             std::string::npos) << scrape.body;
-  const ToolResult lint = runTool({promtoolBinary(), "check", "metrics"}, scrape.body);
+  const CommandResult lint =
+      runCommand({promtoolBinary(), "check", "metrics"},
+                 {.input = scrape.body, .timeout = 30s, .merge_output = true});
   EXPECT_EQ(lint.exit_code, 0);
-  EXPECT_EQ(lint.output, "") << "scrape:\n" << scrape.body;
+  EXPECT_EQ(lint.out, "") << "scrape:\n" << scrape.body;
 }
 
 // Before any traffic, every metric of the design is there with exactly its labels, and the label
@@ -175,7 +177,7 @@ TEST(CorralMetricsTest, EveryDesignMetricIsExportedFromStartupWithItsLabels) {
   const std::string metrics = running.metricsAddress();
   ASSERT_FALSE(metrics.empty()) << "the ready file names no \"metrics\" address";
   const HttpResponse scrape = httpGet(metrics, "/metrics");
-  ASSERT_EQ(scrape.status, 200) << scrape.body;
+  ASSERT_EQ(scrape.head.status, 200) << scrape.error << scrape.body;
   const auto exported = parseExposition(scrape.body);
   for (const auto& [name, labels] : kDesignMetrics) {
     const auto found = exported.find(name);

@@ -1,17 +1,17 @@
 // MetricsServer in this process, scraped over 127.0.0.1 and checked with promtool: the exposition
 // that Prometheus will read, without the corral binary.
 
-#include "corral/metrics/metrics_server.h"
-
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include <gtest/gtest.h>
 
-#include "tests/integration/metrics/child_process.h"
-#include "tests/integration/metrics/http_get.h"
+#include "corral/metrics/metrics_server.h"
+
 #include "tests/integration/metrics/prometheus_server.h"
+#include "tests/support/child_process.h"
+#include "tests/support/http_client.h"
 
 namespace corral::metrics {
 namespace {
@@ -49,7 +49,7 @@ struct Served {
 
 std::string scrape(const MetricsServer& server) {
   const auto response = test::httpGet(server.boundAddress().toString(), "/metrics");
-  EXPECT_EQ(response.status, 200) << response.body;
+  EXPECT_EQ(response.head.status, 200) << response.error << response.body;
   return response.body;
 }
 
@@ -78,9 +78,11 @@ TEST(MetricsServerTest, PromtoolFindsNothingToReportInTheExposition) {
   served.control->countHealthCheck("app", "s1", HealthCheckResult::Timeout);
   auto server = served.start();
   ASSERT_TRUE(server.has_value()) << server.error().message;
-  const auto result = test::runTool({test::promtoolBinary(), "check", "metrics"}, scrape(**server));
+  const auto result =
+      test::runCommand({test::promtoolBinary(), "check", "metrics"},
+                       {.input = scrape(**server), .timeout = 30s, .merge_output = true});
   EXPECT_EQ(result.exit_code, 0);
-  EXPECT_EQ(result.output, "");
+  EXPECT_EQ(result.out, "");
 }
 
 TEST(MetricsServerTest, RefusesAHostName) {

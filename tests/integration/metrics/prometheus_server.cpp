@@ -1,12 +1,16 @@
 #include "tests/integration/metrics/prometheus_server.h"
 
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include <fstream>
 #include <sstream>
 
 #include <fmt/format.h>
 #include <gtest/gtest.h>
 
-#include "tests/integration/metrics/http_get.h"
+#include "tests/support/http_client.h"
 #include "tests/support/wait.h"
 
 namespace corral::test {
@@ -32,8 +36,8 @@ scrape_configs:
       std::vector<std::string>{prometheusBinary(), "--config.file=" + config.string(),
                                "--storage.tsdb.path=" + (dir_.path() / "data").string(),
                                "--web.listen-address=" + address_, "--log.level=warn"},
-      "/dev/null", dir_.path() / "prometheus.log");
-  ready_ = pollUntil([&] { return httpGet(address_, "/-/ready", 1s).status == 200; },
+      ChildOptions{.stdout_path = dir_.path() / "prometheus.log"});
+  ready_ = pollUntil([&] { return httpGet(address_, "/-/ready", 1s).head.status == 200; },
                      ready_timeout, 100ms);
   if (!ready_) {
     ADD_FAILURE() << "Prometheus on " << address_ << " was not ready within "
@@ -55,8 +59,8 @@ nlohmann::json PrometheusServer::query(std::string_view promql) const {
 nlohmann::json PrometheusServer::get(const std::string& target) const {
   const HttpResponse response = httpGet(address_, target, 10s);
   auto parsed = nlohmann::json::parse(response.body, nullptr, /*allow_exceptions=*/false);
-  if (response.status == 0 || parsed.is_discarded()) {
-    return {{"status", "transport"}, {"error", response.body}};
+  if (response.head.status == 0 || parsed.is_discarded()) {
+    return {{"status", "transport"}, {"error", response.error + response.body}};
   }
   return parsed;
 }
@@ -78,6 +82,18 @@ bool PrometheusServer::waitForValue(std::string_view promql, double minimum,
         return false;
       },
       timeout, 250ms);
+}
+
+uint16_t freeLoopbackPort() {
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in address{.sin_family = AF_INET, .sin_port = 0, .sin_addr = {htonl(INADDR_LOOPBACK)}};
+  socklen_t length = sizeof(address);
+  if (fd < 0 || ::bind(fd, reinterpret_cast<sockaddr*>(&address), length) != 0 ||
+      ::getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length) != 0) {
+    throwSystemError("bind 127.0.0.1:0");
+  }
+  ::close(fd);
+  return ntohs(address.sin_port);
 }
 
 } // namespace corral::test

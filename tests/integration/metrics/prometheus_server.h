@@ -9,7 +9,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "tests/integration/metrics/child_process.h"
+#include "tests/support/child_process.h"
 #include "tests/support/corral_process.h"
 
 namespace corral::test {
@@ -44,5 +44,9 @@ private:
   std::unique_ptr<ChildProcess> process_;
   bool ready_ = false;
 };
+
+/// A port on 127.0.0.1 that was free a moment ago (bound to port 0, then closed), for tools that
+/// cannot report the port they bound.
+uint16_t freeLoopbackPort();
 
 } // namespace corral::test

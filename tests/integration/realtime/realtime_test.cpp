@@ -15,7 +15,7 @@
 #include <nlohmann/json.hpp>
 
 #include "tests/integration/spawn/spawned_cluster.h"
-#include "tests/integration/tls/run_command.h"
+#include "tests/support/child_process.h"
 
 namespace corral::test {
 namespace {
@@ -42,7 +42,7 @@ const std::filesystem::path kDir = REALTIME_DIR;
 struct ClientRun {
   int exit_code = -1;
   std::vector<nlohmann::json> reports; // one per client
-  std::string output;
+  std::string out;
 };
 
 class RealtimeTest : public ::testing::Test {
@@ -61,12 +61,12 @@ protected:
                                      {"dir", kDir.string()}});
     EXPECT_TRUE(cluster.ready());
     EXPECT_TRUE(cluster.waitAllUp(kInstances, 30s));
-    const CommandResult result = runCommand(
-        {"node", (kDir / "client.js").string(), "http://" + cluster.frontend(),
-         std::to_string(kClients), std::to_string(timeout_ms), keep},
-        "", 60s);
-    ClientRun run{.exit_code = result.exit_code, .output = result.output};
-    std::istringstream lines(result.output);
+    const CommandResult result =
+        runCommand({"node", (kDir / "client.js").string(), "http://" + cluster.frontend(),
+                    std::to_string(kClients), std::to_string(timeout_ms), keep},
+                   {.timeout = 60s, .merge_output = true});
+    ClientRun run{.exit_code = result.exit_code, .out = result.out};
+    std::istringstream lines(result.out);
     for (std::string line; std::getline(lines, line);) {
       auto report = nlohmann::json::parse(line, nullptr, false);
       if (report.is_object() && report.contains("client")) {
@@ -79,8 +79,8 @@ protected:
 
 // Every acknowledgement of a client comes from one instance, before and after the upgrade.
 void expectEverySessionOnOneInstance(const ClientRun& result) {
-  EXPECT_EQ(result.exit_code, 0) << result.output;
-  ASSERT_EQ(result.reports.size(), static_cast<size_t>(kClients)) << result.output;
+  EXPECT_EQ(result.exit_code, 0) << result.out;
+  ASSERT_EQ(result.reports.size(), static_cast<size_t>(kClients)) << result.out;
   std::set<std::string> instances;
   for (const auto& report : result.reports) {
     EXPECT_TRUE(report.value("ok", false)) << report.dump();
@@ -102,12 +102,12 @@ TEST_F(RealtimeTest, StickyCookieKeepsEverySessionOnOneInstanceThroughTheUpgrade
 TEST_F(RealtimeTest, RoundRobinBreaksTheSameSessions) {
   // Both ways of keeping a session together are offered to round_robin, which honours neither.
   const ClientRun result = run("balance: round_robin", "room", 10000);
-  EXPECT_NE(result.exit_code, 0) << result.output;
+  EXPECT_NE(result.exit_code, 0) << result.out;
   int broken = 0;
   for (const auto& report : result.reports) {
     broken += report.value("ok", false) ? 0 : 1;
   }
-  EXPECT_GT(broken, kClients / 2) << result.output;
+  EXPECT_GT(broken, kClients / 2) << result.out;
 }
 
 } // namespace

@@ -5,45 +5,13 @@
 #include <sstream>
 
 #include <fmt/format.h>
-#include <fmt/ostream.h>
 
+#include "tests/support/http_client.h"
 #include "tests/support/tcp_client.h"
 #include "tests/support/wait.h"
 
 namespace corral::test {
 namespace {
-
-bool startsWithNoCase(std::string_view text, std::string_view prefix) {
-  if (text.size() < prefix.size()) {
-    return false;
-  }
-  for (size_t i = 0; i < prefix.size(); ++i) {
-    if (std::tolower(static_cast<unsigned char>(text[i])) !=
-        std::tolower(static_cast<unsigned char>(prefix[i]))) {
-      return false;
-    }
-  }
-  return true;
-}
-
-void parseHead(std::string_view head, HttpExchange& exchange) {
-  std::istringstream lines{std::string(head)};
-  std::string line;
-  std::getline(lines, line);
-  if (line.starts_with("HTTP/1.") && line.size() >= 12) {
-    exchange.status = std::atoi(line.c_str() + 9);
-  }
-  constexpr std::string_view kSetCookie = "set-cookie:";
-  while (std::getline(lines, line)) {
-    if (!line.empty() && line.back() == '\r') {
-      line.pop_back();
-    }
-    if (startsWithNoCase(line, kSetCookie)) {
-      const size_t value = line.find_first_not_of(' ', kSetCookie.size());
-      exchange.set_cookie = value == std::string::npos ? "" : line.substr(value);
-    }
-  }
-}
 
 // "demo-2 pid 12345 request 7\n": the instance's name and pid.
 void parseBody(HttpExchange& exchange) {
@@ -61,29 +29,19 @@ void parseBody(HttpExchange& exchange) {
 HttpExchange httpExchange(std::string_view address, std::string_view cookie,
                           std::chrono::milliseconds timeout) {
   HttpExchange exchange;
-  TcpClient client(address, timeout);
-  if (!client.connected()) {
-    exchange.error = client.error();
+  const HttpResponse response =
+      httpGet(address, {.host = "corral.test", .cookie = std::string(cookie)}, timeout);
+  // A reply cut short by a reset is a lost request, even when its head arrived.
+  if (!response.ok() || response.reset) {
+    exchange.error = fmt::format("reply of {} bytes: {}", response.raw.size(),
+                                 response.reset ? "connection reset" : response.error);
     return exchange;
   }
-  std::string request = "GET / HTTP/1.1\r\nHost: corral.test\r\nConnection: close\r\n";
-  if (!cookie.empty()) {
-    request += fmt::format("Cookie: {}\r\n", cookie);
+  exchange.status = response.head.status;
+  if (const auto set_cookie = response.head.values("Set-Cookie"); !set_cookie.empty()) {
+    exchange.set_cookie = set_cookie.back();
   }
-  request += "\r\n";
-  if (!client.writeAll(request, timeout)) {
-    exchange.error = fmt::format("write: {}", client.error());
-    return exchange;
-  }
-  const std::string reply = client.readAll(timeout);
-  const size_t head_end = reply.find("\r\n\r\n");
-  if (client.closure() != Closure::Eof || head_end == std::string::npos) {
-    exchange.error = fmt::format("reply of {} bytes, connection {}", reply.size(),
-                                 fmt::streamed(client.closure()));
-    return exchange;
-  }
-  parseHead(std::string_view(reply).substr(0, head_end), exchange);
-  exchange.body = reply.substr(head_end + 4);
+  exchange.body = response.body;
   parseBody(exchange);
   return exchange;
 }

@@ -32,7 +32,7 @@ struct Roll {
 // Starts the roll with ctl and waits until corral logs its end.
 Roll rollingRestart(const SpawnedCluster& cluster, std::chrono::milliseconds timeout) {
   Roll roll{.started = Clock::now()};
-  const CtlResult restart = cluster.ctl({"restart", "app"});
+  const CommandResult restart = cluster.ctl({"restart", "app"});
   EXPECT_EQ(restart.exit_code, 0) << restart.out << restart.err;
   EXPECT_NE(restart.out.find("rolling restart started"), std::string::npos) << restart.out;
   roll.finished = pollUntil(

@@ -86,7 +86,7 @@ TEST(SpawnServingTest, FourInstancesStartServeAndLogWithTheirSlotPrefix) {
     EXPECT_TRUE(pollUntil([&] { return !cluster.stderrLinesWith(prefixed).empty(); }, 5s))
         << "no line \"" << prefixed << "\" in corral's stderr:\n"
         << cluster.corral().stderrText();
-    const CtlResult logs = cluster.ctl({"logs", slotName(slot)});
+    const CommandResult logs = cluster.ctl({"logs", slotName(slot)});
     EXPECT_EQ(logs.exit_code, 0) << logs.err;
     EXPECT_NE(logs.out.find(fmt::format("[{}] demo-{} (pid {}) listening", pid, slot, pid)),
               std::string::npos)

@@ -1,11 +1,8 @@
 #include "tests/integration/spawn/spawned_cluster.h"
 
-#include <fcntl.h>
 #include <netinet/in.h>
 #include <signal.h>
-#include <spawn.h>
 #include <sys/socket.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -15,19 +12,11 @@
 #include <fmt/format.h>
 #include <gtest/gtest.h>
 
+#include "tests/support/files.h"
 #include "tests/support/wait.h"
-
-extern char** environ;
 
 namespace corral::test {
 namespace {
-
-std::string readFile(const std::filesystem::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::ostringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
 
 bool portBindable(uint16_t port) {
   const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -39,40 +28,6 @@ bool portBindable(uint16_t port) {
   const bool bound = ::bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address)) == 0;
   ::close(fd);
   return bound;
-}
-
-// The admin address from the ready file, which CorralProcess has no accessor for.
-std::string adminAddress(const CorralProcess& corral) {
-  const auto ready = nlohmann::json::parse(
-      readFile(corral.configPath().parent_path() / "ready.json"), nullptr, false);
-  if (!ready.is_object() || !ready.contains("admin") || !ready["admin"].is_string()) {
-    ADD_FAILURE() << "the ready file names no admin address";
-    return "";
-  }
-  return ready["admin"].get<std::string>();
-}
-
-// posix_spawn rather than fork: the test process runs client threads.
-pid_t spawnWithOutput(const std::vector<std::string>& args, const std::filesystem::path& out,
-                      const std::filesystem::path& err) {
-  std::vector<char*> argv;
-  for (const auto& arg : args) {
-    argv.push_back(const_cast<char*>(arg.c_str()));
-  }
-  argv.push_back(nullptr);
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
-  posix_spawn_file_actions_addopen(&actions, 1, out.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-  posix_spawn_file_actions_addopen(&actions, 2, err.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-  pid_t pid = -1;
-  const int error = ::posix_spawn(&pid, argv[0], &actions, nullptr, argv.data(), environ);
-  posix_spawn_file_actions_destroy(&actions);
-  if (error != 0) {
-    errno = error;
-    throwSystemError("posix_spawn corral ctl");
-  }
-  return pid;
 }
 
 Instance instanceFromJson(const nlohmann::json& server) {
@@ -138,32 +93,18 @@ SpawnedCluster::SpawnedCluster(std::string_view config_template, const Substitut
                                std::chrono::milliseconds ready_timeout)
     : corral_(config_template, substitutions, ready_timeout) {
   if (corral_.ready()) {
-    admin_ = adminAddress(corral_);
+    admin_ = corral_.readyValue("admin");
+    EXPECT_FALSE(admin_.empty()) << "the ready file names no admin address";
   }
 }
 
-CtlResult SpawnedCluster::ctl(const std::vector<std::string>& args,
-                              std::chrono::milliseconds timeout) const {
-  // Beside corral's own files, overwritten by the next call: the last one stays for inspection.
-  const auto dir = corral_.configPath().parent_path();
-  std::vector<std::string> argv{corralBinary(), "ctl", "--admin", admin_};
-  argv.insert(argv.end(), args.begin(), args.end());
-  const pid_t pid = spawnWithOutput(argv, dir / "ctl.out", dir / "ctl.err");
-  int status = 0;
-  CtlResult result;
-  if (pollUntil([&] { return ::waitpid(pid, &status, WNOHANG) == pid; }, timeout, 2ms)) {
-    result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-  } else {
-    ::kill(pid, SIGKILL);
-    ::waitpid(pid, &status, 0);
-  }
-  result.out = readFile(dir / "ctl.out");
-  result.err = readFile(dir / "ctl.err");
-  return result;
+CommandResult SpawnedCluster::ctl(const std::vector<std::string>& args,
+                                  std::chrono::milliseconds timeout) const {
+  return runCtl(admin_, args, timeout);
 }
 
 std::optional<std::vector<Instance>> SpawnedCluster::instances(std::string_view backend) const {
-  const CtlResult result = ctl({"status", "--json"});
+  const CommandResult result = ctl({"status", "--json"});
   const auto status = nlohmann::json::parse(result.out, nullptr, false);
   if (result.exit_code != 0 || !status.is_object() || !status.contains("backends")) {
     ADD_FAILURE() << "ctl status --json: exit " << result.exit_code << "\n"

@@ -26,12 +26,6 @@ struct Instance {
   uint32_t restarts = 0;
 };
 
-struct CtlResult {
-  int exit_code = -1; // -1: killed at the deadline
-  std::string out;
-  std::string err;
-};
-
 /// The first of `count` consecutive ports on 127.0.0.1 that could be bound a moment ago, below
 /// the ephemeral range (so that no client socket takes one), at a place derived from this
 /// process's pid so that tests running side by side pick different ranges.
@@ -59,8 +53,8 @@ public:
   const std::string& admin() const { return admin_; }
 
   /// `corral ctl --admin ADDR ARGS...`, killed by its pid after `timeout`.
-  CtlResult ctl(const std::vector<std::string>& args,
-                std::chrono::milliseconds timeout = 10s) const;
+  CommandResult ctl(const std::vector<std::string>& args,
+                    std::chrono::milliseconds timeout = 10s) const;
   /// The servers of `backend` from `ctl status --json`; nullopt (and a logged reason) if ctl or
   /// its JSON failed.
   std::optional<std::vector<Instance>> instances(std::string_view backend = "app") const;

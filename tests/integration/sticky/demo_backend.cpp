@@ -37,10 +37,10 @@ std::string demoBackendBinary() {
 DemoBackend::DemoBackend(std::string name, std::chrono::milliseconds timeout)
     : name_(std::move(name)) {
   const auto err = dir_.path() / "stderr";
-  process_ = std::make_unique<SpawnedProcess>(
+  process_ = std::make_unique<ChildProcess>(
       std::vector<std::string>{demoBackendBinary(), "--name", name_, "--listen", "127.0.0.1",
                                "--port", "0"},
-      dir_.path() / "stdout", err);
+      ChildOptions{.stdout_path = dir_.path() / "stdout", .stderr_path = err});
   std::string text;
   pollUntil(
       [&] {
@@ -55,8 +55,7 @@ DemoBackend::DemoBackend(std::string name, std::chrono::milliseconds timeout)
 }
 
 bool DemoBackend::stop(std::chrono::milliseconds timeout) {
-  process_->sendSignal(SIGTERM);
-  return process_->waitExit(timeout) == 0;
+  return process_->stop(timeout) == ExitStatus::exited(0);
 }
 
 } // namespace corral::test

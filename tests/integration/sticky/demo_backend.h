@@ -9,7 +9,7 @@
 #include <memory>
 #include <string>
 
-#include "spawned_process.h"
+#include "tests/support/child_process.h"
 #include "tests/support/corral_process.h"
 
 namespace corral::test {
@@ -32,7 +32,7 @@ public:
 private:
   std::string name_;
   TempDir dir_;
-  std::unique_ptr<SpawnedProcess> process_;
+  std::unique_ptr<ChildProcess> process_;
   std::string address_;
 };
 

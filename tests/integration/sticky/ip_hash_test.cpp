@@ -63,7 +63,7 @@ protected:
     }
     corral_ = std::make_unique<CorralProcess>(kIpHashConfig, addressesOf({&s0_, &s1_, &s2_, &s3_}));
     ASSERT_TRUE(corral_->ready());
-    admin_ = readyInfo(*corral_).value("admin", "");
+    admin_ = corral_->readyValue("admin");
     const std::map<std::string, std::string> all_up{
         {"s0", "up"}, {"s1", "up"}, {"s2", "up"}, {"s3", "up"}};
     ASSERT_TRUE(pollUntil([&] { return serverStates(admin_) == all_up; }, 10s, 50ms))

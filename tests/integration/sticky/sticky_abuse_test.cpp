@@ -1,19 +1,19 @@
 // What a sticky_cookie frontend does with bytes that are not a well-behaved HTTP/1 request head
 // (other protocols, an over-long head, a head that never ends) and with a response that starts
 // with an interim 100 Continue head. Each case checks the connections beside it as well.
-#include <gtest/gtest.h>
-
 #include <set>
 #include <string>
 #include <vector>
 
 #include <fmt/format.h>
+#include <gtest/gtest.h>
 
 #include "continue_server.h"
-#include "http_client.h"
 #include "sticky_support.h"
+
 #include "tests/support/corral_process.h"
 #include "tests/support/fake_backend.h"
+#include "tests/support/http_client.h"
 #include "tests/support/tcp_client.h"
 #include "tests/support/wait.h"
 

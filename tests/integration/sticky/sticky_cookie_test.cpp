@@ -4,8 +4,6 @@
 // server was chosen.
 #include <strings.h>
 
-#include <gtest/gtest.h>
-
 #include <fstream>
 #include <map>
 #include <memory>
@@ -16,12 +14,13 @@
 
 #include <fmt/format.h>
 #include <fmt/ranges.h>
+#include <gtest/gtest.h>
 
 #include "sticky_support.h"
-#include "spawned_process.h"
+
 #include "tests/support/corral_process.h"
-#include "tests/support/wait.h"
 #include "tests/support/files.h"
+#include "tests/support/wait.h"
 
 namespace corral::test {
 namespace {
@@ -76,7 +75,7 @@ const std::set<std::string> kExpectedAttributes{"Path=/", "Max-Age=3600", "HttpO
 // One curl process per client, all at once, each with its own cookie jar in `dir`.
 struct CurlRun {
   std::filesystem::path dir;
-  std::vector<std::unique_ptr<SpawnedProcess>> processes;
+  std::vector<std::unique_ptr<ChildProcess>> processes;
 
   std::filesystem::path file(int client, std::string_view what) const {
     return dir / fmt::format("client{}.{}", client, what);
@@ -87,9 +86,9 @@ struct CurlRun {
                                   "-c", file(client, "jar").string(),
                                   "-D", file(client, fmt::format("{}.headers", label)).string()};
     args.insert(args.end(), extra_args.begin(), extra_args.end());
-    processes.push_back(std::make_unique<SpawnedProcess>(
-        args, file(client, fmt::format("{}.body", label)),
-        file(client, fmt::format("{}.err", label))));
+    processes.push_back(std::make_unique<ChildProcess>(
+        args, ChildOptions{.stdout_path = file(client, fmt::format("{}.body", label)),
+                           .stderr_path = file(client, fmt::format("{}.err", label))}));
   }
   // Exit codes in start order (-1: still running at the deadline).
   std::vector<int> waitAll(std::chrono::milliseconds timeout) {
@@ -97,7 +96,8 @@ struct CurlRun {
     std::vector<int> codes;
     for (auto& process : processes) {
       const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
-      codes.push_back(process->waitExit(std::max(left, 0ms)).value_or(-1));
+      const auto status = process->waitExit(std::max(left, 0ms));
+      codes.push_back(status ? status->code : -1); // code is -1 after a signal
     }
     processes.clear();
     return codes;

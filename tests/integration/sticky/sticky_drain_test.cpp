@@ -40,7 +40,7 @@ protected:
     substitutions["secret"] = writeSecretFile(dir_.path() / "cookie.key");
     corral_ = std::make_unique<CorralProcess>(kDrainConfig, substitutions);
     ASSERT_TRUE(corral_->ready());
-    admin_ = readyInfo(*corral_).value("admin", "");
+    admin_ = corral_->readyValue("admin");
   }
 
   // POST /api/v1/servers/app/SERVER/ACTION, as `corral ctl ACTION app/SERVER` sends it.

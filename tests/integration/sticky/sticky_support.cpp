@@ -62,13 +62,6 @@ nlohmann::json waitForLogLine(const CorralProcess& corral, const std::string& cl
   return found;
 }
 
-nlohmann::json readyInfo(const CorralProcess& corral) {
-  std::ifstream in(corral.configPath().parent_path() / "ready.json");
-  std::ostringstream text;
-  text << in.rdbuf();
-  return nlohmann::json::parse(text.str(), nullptr, false);
-}
-
 std::map<std::string, int> clientsPerServer(const std::map<std::string, std::string>& placement) {
   std::map<std::string, int> count;
   for (const auto& [client, server] : placement) {

@@ -11,8 +11,9 @@
 #include <nlohmann/json.hpp>
 
 #include "demo_backend.h"
-#include "http_client.h"
+
 #include "tests/support/corral_process.h"
+#include "tests/support/http_client.h"
 
 namespace corral::test {
 
@@ -60,9 +61,6 @@ nlohmann::json logLineFor(const std::vector<nlohmann::json>& log, const std::str
 /// Waits until corral has logged the connection from `client`; null if it does not in time.
 nlohmann::json waitForLogLine(const CorralProcess& corral, const std::string& client,
                               std::chrono::milliseconds timeout = 5s);
-
-/// corral's ready file: {"pid":N,"frontends":{...},"admin":"127.0.0.1:P",...}.
-nlohmann::json readyInfo(const CorralProcess& corral);
 
 /// How many clients each server has, from {client: server}.
 std::map<std::string, int> clientsPerServer(const std::map<std::string, std::string>& placement);

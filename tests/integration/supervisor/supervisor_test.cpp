@@ -23,6 +23,7 @@
 #include "corral/cluster/supervisor.h"
 #include "corral/core/log.h"
 
+#include "tests/support/child_process.h"
 #include "tests/support/connect_probe.h"
 
 namespace corral::cluster {
@@ -506,19 +507,14 @@ TEST(SupervisorTest, SupervisorsReapOnlyTheirOwnChildren) {
   auto second = make(loop, other);
   first->start();
   second->start();
-  const pid_t own = fork();
-  if (own == 0) {
-    _exit(42);
-  }
+  test::ChildProcess own({"/bin/sh", "-c", "exit 42"});
   ASSERT_TRUE(loop.run([&] { return allRunning(*first) && allRunning(*second); }, 5s));
   const pid_t killed = first->status()[0].pid;
   kill(killed, SIGKILL);
   ASSERT_TRUE(loop.run([&] { return first->status()[0].restarts == 1; }, 2s));
   EXPECT_EQ(second->status()[0].restarts, 0u);
   EXPECT_EQ(second->status()[0].state, InstanceState::Running);
-  int status = 0;
-  ASSERT_EQ(waitpid(own, &status, 0), own);
-  EXPECT_EQ(WEXITSTATUS(status), 42);
+  EXPECT_EQ(own.waitExit(10s), test::ExitStatus::exited(42));
 }
 
 } // namespace

@@ -1,14 +1,14 @@
 // Real TLS clients (openssl s_client, curl) against a ServerContext on 127.0.0.1.
 
+#include <fmt/format.h>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
-#include <fmt/format.h>
-
 #include "corral/tls/server_context.h"
+
 #include "tests/certs/test_certificates.h"
-#include "tests/integration/tls/run_command.h"
 #include "tests/integration/tls/tls_test_server.h"
+#include "tests/support/child_process.h"
 
 namespace corral::test {
 namespace {
@@ -53,7 +53,7 @@ protected:
                                      fmt::format("127.0.0.1:{}", server.port()), "-CAfile",
                                      certificates().folder.caFile(), "-ign_eof"};
     argv.insert(argv.end(), extra.begin(), extra.end());
-    return runCommand(argv, kRequest, 10s);
+    return runCommand(argv, {.input = kRequest, .timeout = 10s, .merge_output = true});
   }
 
   std::string sessionFile(const std::string& name) { return certificates().folder.folder() + "/" + name; }
@@ -65,18 +65,18 @@ TEST_F(TlsHandshakeTest, SniSelectsTheCertificateForEachName) {
   TlsTestServer server(makeContext());
   const auto wildcard = sClient(server, {"-servername", "x.b.example.com", "-verify_hostname",
                                          "x.b.example.com", "-verify_return_error"});
-  EXPECT_EQ(wildcard.exit_code, 0) << wildcard.output;
-  EXPECT_THAT(wildcard.output, HasSubstr("subject=CN = b-wildcard"));
-  EXPECT_THAT(wildcard.output, HasSubstr("Verify return code: 0 (ok)"));
+  EXPECT_EQ(wildcard.exit_code, 0) << wildcard.out;
+  EXPECT_THAT(wildcard.out, HasSubstr("subject=CN = b-wildcard"));
+  EXPECT_THAT(wildcard.out, HasSubstr("Verify return code: 0 (ok)"));
   EXPECT_EQ(server.outcome(0).info->server_name, "x.b.example.com");
 
   const auto exact = sClient(server, {"-servername", "a.example.com", "-verify_hostname",
                                       "a.example.com", "-verify_return_error"});
-  EXPECT_EQ(exact.exit_code, 0) << exact.output;
-  EXPECT_THAT(exact.output, HasSubstr("subject=CN = a-ecdsa"));
+  EXPECT_EQ(exact.exit_code, 0) << exact.out;
+  EXPECT_THAT(exact.out, HasSubstr("subject=CN = a-ecdsa"));
 
   const auto unknown = sClient(server, {"-servername", "unknown.example.org"});
-  EXPECT_THAT(unknown.output, HasSubstr("subject=CN = a-ecdsa")); // the default
+  EXPECT_THAT(unknown.out, HasSubstr("subject=CN = a-ecdsa")); // the default
 }
 
 // Two certificates for the same name, one ECDSA and one RSA: a client that only accepts RSA
@@ -85,21 +85,21 @@ TEST_F(TlsHandshakeTest, AnRsaOnlyClientGetsTheRsaCertificateOfADualPair) {
   TlsTestServer server(makeContext());
   const auto rsa = sClient(server, {"-servername", "a.example.com", "-tls1_2", "-cipher",
                                     "ECDHE-RSA-AES128-GCM-SHA256", "-verify_return_error"});
-  EXPECT_EQ(rsa.exit_code, 0) << rsa.output;
-  EXPECT_THAT(rsa.output, HasSubstr("subject=CN = a-rsa"));
+  EXPECT_EQ(rsa.exit_code, 0) << rsa.out;
+  EXPECT_THAT(rsa.out, HasSubstr("subject=CN = a-rsa"));
   const auto ecdsa = sClient(server, {"-servername", "a.example.com", "-tls1_2"});
-  EXPECT_THAT(ecdsa.output, HasSubstr("subject=CN = a-ecdsa"));
+  EXPECT_THAT(ecdsa.out, HasSubstr("subject=CN = a-ecdsa"));
 }
 
 TEST_F(TlsHandshakeTest, NegotiatesTheFirstConfiguredAlpnProtocolTheClientOffers) {
   TlsTestServer server(makeContext({"http/1.1", "h2"}));
   const auto both = sClient(server, {"-servername", "a.example.com", "-alpn", "h2,http/1.1"});
-  EXPECT_THAT(both.output, HasSubstr("ALPN protocol: http/1.1"));
+  EXPECT_THAT(both.out, HasSubstr("ALPN protocol: http/1.1"));
   EXPECT_EQ(server.outcome(0).info->alpn, "http/1.1");
   // No protocol in common: the handshake goes on without ALPN rather than failing.
   const auto none = sClient(server, {"-servername", "a.example.com", "-alpn", "spdy/3"});
-  EXPECT_EQ(none.exit_code, 0) << none.output;
-  EXPECT_THAT(none.output, HasSubstr("No ALPN negotiated"));
+  EXPECT_EQ(none.exit_code, 0) << none.out;
+  EXPECT_THAT(none.out, HasSubstr("No ALPN negotiated"));
   EXPECT_EQ(server.outcome(1).info->alpn, "");
 }
 
@@ -115,9 +115,9 @@ TEST_F(TlsHandshakeTest, ASavedSessionIsResumed) {
     first.insert(first.end(), {"-servername", "a.example.com", "-sess_out", session});
     second.insert(second.end(), {"-servername", "a.example.com", "-sess_in", session});
     const auto full = sClient(server, first);
-    EXPECT_THAT(full.output, HasSubstr("New, TLSv1.")) << flags.back();
+    EXPECT_THAT(full.out, HasSubstr("New, TLSv1.")) << flags.back();
     const auto resumed = sClient(server, second);
-    EXPECT_THAT(resumed.output, HasSubstr("Reused, TLSv1.")) << flags.back();
+    EXPECT_THAT(resumed.out, HasSubstr("Reused, TLSv1.")) << flags.back();
     EXPECT_FALSE(server.outcome(handshakes++).info->resumed);
     EXPECT_TRUE(server.outcome(handshakes++).info->resumed) << flags.back();
   }
@@ -137,7 +137,7 @@ TEST_F(TlsHandshakeTest, EveryTlsOneThreeResumptionBringsTheNextTicket) {
       flags.insert(flags.end(), {"-sess_in", previous});
     }
     const auto result = sClient(server, flags);
-    EXPECT_THAT(result.output, HasSubstr("Post-Handshake New Session Ticket arrived"))
+    EXPECT_THAT(result.out, HasSubstr("Post-Handshake New Session Ticket arrived"))
         << "connection " << connection;
     EXPECT_EQ(server.outcome(connection).info->resumed, connection > 0) << connection;
     previous = session;
@@ -151,11 +151,11 @@ TEST_F(TlsHandshakeTest, ATicketOutlivesOneKeyRotationButNotTwo) {
   const std::string session = sessionFile("rotation");
   sClient(server, {"-servername", "a.example.com", "-sess_out", session});
   context->rotateTicketKeys();
-  EXPECT_THAT(sClient(server, {"-servername", "a.example.com", "-sess_in", session}).output,
+  EXPECT_THAT(sClient(server, {"-servername", "a.example.com", "-sess_in", session}).out,
               HasSubstr("Reused"));
   context->rotateTicketKeys();
   context->rotateTicketKeys();
-  EXPECT_THAT(sClient(server, {"-servername", "a.example.com", "-sess_in", session}).output,
+  EXPECT_THAT(sClient(server, {"-servername", "a.example.com", "-sess_in", session}).out,
               HasSubstr("New, TLSv1.3"));
   EXPECT_FALSE(server.outcome(2).info->resumed);
 }
@@ -166,7 +166,7 @@ TEST_F(TlsHandshakeTest, TlsOneOneIsRefused) {
   const auto old = sClient(server, {"-servername", "a.example.com", "-tls1_1", "-cipher",
                                     "DEFAULT@SECLEVEL=0"});
   EXPECT_NE(old.exit_code, 0);
-  EXPECT_THAT(old.output, Not(HasSubstr("subject=CN")));
+  EXPECT_THAT(old.out, Not(HasSubstr("subject=CN")));
   const auto outcome = server.outcome(0);
   EXPECT_FALSE(outcome.info);
   EXPECT_EQ(outcome.failure, tls::HandshakeFailure::UnsupportedProtocol);
@@ -175,19 +175,20 @@ TEST_F(TlsHandshakeTest, TlsOneOneIsRefused) {
 TEST_F(TlsHandshakeTest, CurlFetchesOverTlsWithTheCertificateVerified) {
   TlsTestServer server(makeContext());
   const std::string url = fmt::format("https://a.example.com:{}/", server.port());
-  const auto fetched = runCommand(
-      {"curl", "--silent", "--show-error", "--http1.1", "--cacert", certificates().folder.caFile(),
-       "--resolve", fmt::format("a.example.com:{}:127.0.0.1", server.port()), url},
-      "", 10s);
-  EXPECT_EQ(fetched.exit_code, 0) << fetched.output;
-  EXPECT_THAT(fetched.output, HasSubstr("sni=a.example.com alpn=http/1.1 version=TLSv1.3"));
+  const auto fetched = runCommand({"curl", "--silent", "--show-error", "--http1.1", "--cacert",
+                                   certificates().folder.caFile(), "--resolve",
+                                   fmt::format("a.example.com:{}:127.0.0.1", server.port()), url},
+                                  {.timeout = 10s, .merge_output = true});
+  EXPECT_EQ(fetched.exit_code, 0) << fetched.out;
+  EXPECT_THAT(fetched.out, HasSubstr("sni=a.example.com alpn=http/1.1 version=TLSv1.3"));
 }
 
 // Plain HTTP sent to a TLS port is a common mistake; it is told apart from other garbage.
 TEST_F(TlsHandshakeTest, PlainHttpToTheTlsPortFailsAsAnHttpRequest) {
   TlsTestServer server(makeContext());
-  runCommand({"curl", "--silent", "--max-time", "5", fmt::format("http://127.0.0.1:{}/", server.port())},
-             "", 10s);
+  runCommand(
+      {"curl", "--silent", "--max-time", "5", fmt::format("http://127.0.0.1:{}/", server.port())},
+      {.timeout = 10s, .merge_output = true});
   const auto outcome = server.outcome(0);
   EXPECT_FALSE(outcome.info);
   EXPECT_EQ(outcome.failure, tls::HandshakeFailure::HttpRequest);

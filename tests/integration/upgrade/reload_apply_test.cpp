@@ -131,7 +131,7 @@ TEST_F(ReloadApplyTest, CtlScaleAddsAndRemovesSlotsAndAReloadAppliesTheFilesCoun
   ASSERT_TRUE(two);
   const auto first_pids = pidsOf(*two);
 
-  const CtlResult up = cluster.ctl({"scale", "app", "4"});
+  const CommandResult up = cluster.ctl({"scale", "app", "4"});
   ASSERT_EQ(up.exit_code, 0) << up.err;
   EXPECT_EQ(up.out, "app: scaling to 4 instances\n");
   const auto four = cluster.waitAllUp(4, 20s);
@@ -147,7 +147,7 @@ TEST_F(ReloadApplyTest, CtlScaleAddsAndRemovesSlotsAndAReloadAppliesTheFilesCoun
   }
   EXPECT_EQ(answered.size(), 4u) << "round robin did not reach the new slots";
 
-  const CtlResult down = cluster.ctl({"scale", "app", "1"});
+  const CommandResult down = cluster.ctl({"scale", "app", "1"});
   ASSERT_EQ(down.exit_code, 0) << down.err;
   ASSERT_TRUE(cluster.waitAllUp(1, 20s));
   for (const auto& [name, pid] : pidsOf(*four)) {
@@ -167,19 +167,19 @@ TEST_F(ReloadApplyTest, CtlScaleAddsAndRemovesSlotsAndAReloadAppliesTheFilesCoun
 TEST_F(ReloadApplyTest, CtlScaleRefusesWhatItCannotRun) {
   SpawnedCluster cluster(kConfig, substitutions());
   ASSERT_TRUE(cluster.ready());
-  const CtlResult zero = cluster.ctl({"scale", "app", "0"});
+  const CommandResult zero = cluster.ctl({"scale", "app", "0"});
   EXPECT_EQ(zero.exit_code, 1);
   EXPECT_EQ(zero.err, "corral ctl: the number of instances must be a whole number from 1 to "
                       "1024, got \"0\"\n");
-  const CtlResult too_many = cluster.ctl({"scale", "app", "6"}); // 6 ports: 5 and a spare
+  const CommandResult too_many = cluster.ctl({"scale", "app", "6"}); // 6 ports: 5 and a spare
   EXPECT_EQ(too_many.exit_code, 1);
   EXPECT_NE(too_many.err.find("cannot hold 6 instances and a spare port"), std::string::npos)
       << too_many.err;
-  const CtlResult not_spawned = cluster.ctl({"scale", "static", "2"});
+  const CommandResult not_spawned = cluster.ctl({"scale", "static", "2"});
   EXPECT_EQ(not_spawned.exit_code, 1);
   EXPECT_NE(not_spawned.err.find("backend static has no spawn section"), std::string::npos)
       << not_spawned.err;
-  const CtlResult unknown = cluster.ctl({"scale", "nope", "2"});
+  const CommandResult unknown = cluster.ctl({"scale", "nope", "2"});
   EXPECT_EQ(unknown.exit_code, 1);
   EXPECT_NE(unknown.err.find("no backend named nope"), std::string::npos) << unknown.err;
   ASSERT_TRUE(cluster.waitAllUp(2, 20s)); // nothing changed
@@ -196,7 +196,7 @@ TEST_F(ReloadApplyTest, ACommandChangeRollsTheInstancesWithoutAFailedRequest) {
   ASSERT_TRUE(pollUntil([&] { return load.records().size() >= 50; }, 20s));
   const std::string command = "command: [\"" + demoBackendBinary() + "\"";
   editConfig(cluster, command + "]", command + ", --name, v2]");
-  const CtlResult reload = cluster.ctl({"reload"});
+  const CommandResult reload = cluster.ctl({"reload"});
   ASSERT_EQ(reload.exit_code, 0) << reload.err;
   const auto rolled = Clock::now();
   EXPECT_TRUE(pollUntil([&] { return cluster.stderrLinesWith("rolling restart done").size() == 1; },
@@ -248,7 +248,7 @@ TEST_F(ReloadApplyTest, AccessLogMovesToTheNewFileAndReopensOnReload) {
   EXPECT_TRUE(requestUntil(second_log, 1)) << "the reload did not reopen the renamed access log";
 
   editConfig(cluster, second_log.string(), (dir_.path() / "missing" / "x.log").string());
-  const CtlResult bad = cluster.ctl({"reload"});
+  const CommandResult bad = cluster.ctl({"reload"});
   EXPECT_EQ(bad.exit_code, 1);
   EXPECT_NE(bad.err.find("cannot open access log"), std::string::npos) << bad.err;
 }
@@ -266,7 +266,7 @@ TEST_F(ReloadApplyTest, AdminAndMetricsMoveAndABusyPortFailsTheReload) {
 
   editConfig(cluster, old_admin, new_admin);
   editConfig(cluster, old_metrics, new_metrics);
-  const CtlResult moved = cluster.ctl({"reload"}); // asked on the old address
+  const CommandResult moved = cluster.ctl({"reload"}); // asked on the old address
   ASSERT_EQ(moved.exit_code, 0) << moved.err << cluster.corral().stderrText();
   EXPECT_NE(httpGet(new_admin, "/ready").find("200 OK"), std::string::npos);
   EXPECT_EQ(httpGet(old_admin, "/ready"), "");

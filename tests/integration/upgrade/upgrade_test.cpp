@@ -2,11 +2,9 @@
 // spawned clones; no connection attempt fails, the clones keep their pids and ports, and a
 // sticky cookie keeps its slot. A new process that fails leaves the old one serving.
 #include <arpa/inet.h>
-#include <fcntl.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <sys/socket.h>
-#include <sys/wait.h>
 
 #include <algorithm>
 #include <atomic>
@@ -25,6 +23,7 @@
 #include "tests/integration/spawn/client_load.h"
 #include "tests/integration/spawn/http_exchange.h"
 #include "tests/integration/spawn/spawned_cluster.h"
+#include "tests/support/files.h"
 #include "tests/support/tcp_client.h"
 #include "tests/support/wait.h"
 
@@ -165,7 +164,7 @@ TEST_F(UpgradeTest, TenUpgradesUnderLoadLoseNothingAndKeepTheClones) {
   pid_t pid = cluster.corral().pid();
   for (int i = 0; i < 10; ++i) {
     std::this_thread::sleep_for(300ms);
-    const CtlResult upgraded = cluster.ctl({"upgrade"}, 60s);
+    const CommandResult upgraded = cluster.ctl({"upgrade"}, 60s);
     ASSERT_EQ(upgraded.exit_code, 0) << upgraded.out << upgraded.err << cluster.corral().stderrText();
     const pid_t next = newPid(upgraded.out);
     ASSERT_GT(next, 0) << upgraded.out;
@@ -235,8 +234,8 @@ TEST_F(UpgradeTest, FailingNewProcessKeepsTheOldOneServing) {
   const auto before = cluster.waitAllUp(kInstances, 15s);
   ASSERT_TRUE(before);
 
-  const CtlResult exits = cluster.ctl(
-      {"upgrade", "--binary", writeScript(dir_.path() / "exits.sh", "exit 3")}, 60s);
+  const CommandResult exits =
+      cluster.ctl({"upgrade", "--binary", writeScript(dir_.path() / "exits.sh", "exit 3")}, 60s);
   EXPECT_EQ(exits.exit_code, 1);
   EXPECT_NE(exits.err.find("exited with status 3"), std::string::npos) << exits.err;
   EXPECT_TRUE(httpExchange(cluster.frontend()).ok());
@@ -244,16 +243,17 @@ TEST_F(UpgradeTest, FailingNewProcessKeepsTheOldOneServing) {
   const std::string config = cluster.corral().configPath();
   std::filesystem::copy_file(config, dir_.path() / "good.yaml");
   std::ofstream(config, std::ios::app) << "bogus_key: 1\n";
-  const CtlResult bad = cluster.ctl({"upgrade"}, 60s);
+  const CommandResult bad = cluster.ctl({"upgrade"}, 60s);
   EXPECT_EQ(bad.exit_code, 1);
   EXPECT_NE(bad.err.find("bogus_key"), std::string::npos) << bad.err;
   std::filesystem::copy_file(dir_.path() / "good.yaml", config,
                              std::filesystem::copy_options::overwrite_existing);
 
   ClientLoad load(cluster.frontend(), {.clients = 2, .max_requests = 1'000'000, .max_duration = 60s});
-  const CtlResult hangs = cluster.ctl(
-      {"upgrade", "--binary", writeScript(dir_.path() / "hangs.sh", "exec sleep 100"),
-       "--timeout", "2s"}, 60s);
+  const CommandResult hangs =
+      cluster.ctl({"upgrade", "--binary", writeScript(dir_.path() / "hangs.sh", "exec sleep 100"),
+                   "--timeout", "2s"},
+                  60s);
   EXPECT_EQ(hangs.exit_code, 1);
   EXPECT_NE(hangs.err.find("not ready within"), std::string::npos) << hangs.err;
   load.stop();
@@ -268,7 +268,7 @@ TEST_F(UpgradeTest, FailingNewProcessKeepsTheOldOneServing) {
     EXPECT_EQ(slotsOf(*after)[name].pid, slot.pid) << name;
   }
   // Still the supervisor: an upgrade that works after the failures.
-  const CtlResult works = cluster.ctl({"upgrade"}, 60s);
+  const CommandResult works = cluster.ctl({"upgrade"}, 60s);
   EXPECT_EQ(works.exit_code, 0) << works.err << cluster.corral().stderrText();
   KillAtEnd last{newPid(works.out)};
 }
@@ -341,28 +341,18 @@ backends:
     # not get the server ejected for 30 s by failed connects.
     health_check: {{type: tcp, interval: 100ms, rise: 1, fall: 1}}
 )", listen_at, demoBackendBinary(), portRange(freePorts(2), 2));
-  const std::string binary = corralBinary();
-  const std::string log = (dir_.path() / "activated.log").string();
-  const pid_t pid = fork();
-  if (pid == 0) {
-    dup2(listener, 3);
-    const std::string listen_pid = std::to_string(getpid());
-    setenv("LISTEN_PID", listen_pid.c_str(), 1);
-    setenv("LISTEN_FDS", "1", 1);
-    const int out = open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
-    dup2(out, 2);
-    execl(binary.c_str(), binary.c_str(), "run", "-c", config.c_str(), nullptr);
-    _exit(127);
-  }
+  // systemd names the process the sockets are for in LISTEN_PID: the shell learns its own pid,
+  // and exec keeps it for corral.
+  const auto log = dir_.path() / "activated.log";
+  ChildProcess activated(
+      {"/bin/sh", "-c", "export LISTEN_PID=$$; exec \"$0\" run -c \"$1\"", corralBinary(),
+       config.string()},
+      {.stderr_path = log, .environment = {{"LISTEN_FDS", "1"}}, .descriptors = {{listener, 3}}});
   close(listener);
-  KillAtEnd last{pid};
   EXPECT_TRUE(pollUntil([&] { return httpExchange(listen_at, {}, 1s).ok(); }, 15s))
-      << std::ifstream(log).rdbuf();
-  kill(pid, SIGTERM);
-  int status = 0;
-  waitpid(pid, &status, 0);
-  last.pid = 0;
-  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+      << readFile(log);
+  EXPECT_EQ(activated.stop(CorralProcess::kStopTimeout), ExitStatus::exited(0)) << readFile(log);
+  EXPECT_EQ(sanitizerReport(readFile(log)), "");
 }
 
 // The parent pid of `pid`, from /proc/PID/stat ("pid (comm) state ppid ..."); 0 if unknown.
@@ -392,7 +382,7 @@ TEST_F(UpgradeTest, AnUpgradeAfterCtlScaleKeepsTheCountAndTheClones) {
   const pid_t keeper = parentOf(slotsOf(*scaled)["app#0"].pid);
   EXPECT_NE(keeper, cluster.corral().pid());
   EXPECT_EQ(parentOf(slotsOf(*scaled)["app#3"].pid), keeper);
-  const CtlResult upgraded = cluster.ctl({"upgrade"}, 60s);
+  const CommandResult upgraded = cluster.ctl({"upgrade"}, 60s);
   ASSERT_EQ(upgraded.exit_code, 0) << upgraded.err;
   KillAtEnd last{newPid(upgraded.out)};
   const auto adopted = cluster.waitAllUp(4, 20s);
@@ -415,11 +405,11 @@ TEST_F(UpgradeTest, ReloadRefusesAWorkersChangeThatAnUpgradeApplies) {
   std::string config = text.str();
   config.replace(config.find("workers: 2"), 10, "workers: 1");
   std::ofstream(path) << config;
-  const CtlResult reload = cluster.ctl({"reload"});
+  const CommandResult reload = cluster.ctl({"reload"});
   EXPECT_EQ(reload.exit_code, 1);
   EXPECT_NE(reload.err.find("workers"), std::string::npos) << reload.err;
   EXPECT_NE(reload.err.find("corral ctl upgrade"), std::string::npos) << reload.err;
-  const CtlResult upgraded = cluster.ctl({"upgrade"}, 60s);
+  const CommandResult upgraded = cluster.ctl({"upgrade"}, 60s);
   ASSERT_EQ(upgraded.exit_code, 0) << upgraded.err;
   KillAtEnd last{newPid(upgraded.out)};
   EXPECT_FALSE(cluster.stderrLinesWith("(1 workers)").empty()) << cluster.corral().stderrText();
@@ -438,17 +428,12 @@ frontends:
 backends:
   - {{name: app, servers: [{{address: "127.0.0.1:9"}}]}}
 )", busy);
-  const std::string command = fmt::format("{} run -c {} 2>&1", corralBinary(), path.string());
-  FILE* second = popen(command.c_str(), "r");
-  ASSERT_NE(second, nullptr);
-  std::string output;
-  char buffer[4096];
-  while (size_t n = fread(buffer, 1, sizeof(buffer), second)) {
-    output.append(buffer, n);
-  }
-  const int status = pclose(second);
-  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 1) << output;
-  EXPECT_NE(output.find(busy + " is in use by another process"), std::string::npos) << output;
+  const CommandResult second = runCommand({corralBinary(), "run", "-c", path.string()},
+                                          {.timeout = 30s, .merge_output = true});
+  EXPECT_EQ(second.exit_code, 1) << second.out;
+  EXPECT_NE(second.out.find(busy + " is in use by another process"), std::string::npos)
+      << second.out;
+  EXPECT_EQ(sanitizerReport(second.out), "");
 }
 
 } // namespace

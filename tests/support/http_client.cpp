@@ -1,4 +1,4 @@
-#include "http_client.h"
+#include "tests/support/http_client.h"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -16,6 +16,7 @@
 #include <fmt/format.h>
 
 #include "corral/core/address.h"
+
 #include "tests/support/wait.h"
 
 namespace corral::test {
@@ -23,7 +24,8 @@ namespace {
 
 bool equalsIgnoringCase(std::string_view a, std::string_view b) {
   return std::ranges::equal(a, b, [](char x, char y) {
-    return std::tolower(static_cast<unsigned char>(x)) == std::tolower(static_cast<unsigned char>(y));
+    return std::tolower(static_cast<unsigned char>(x)) ==
+           std::tolower(static_cast<unsigned char>(y));
   });
 }
 
@@ -62,6 +64,7 @@ HttpHead parseHead(std::string_view text) {
 struct Connection {
   int fd = -1;
   std::string error;
+  bool reset = false;
   ~Connection() {
     if (fd >= 0) {
       ::close(fd);
@@ -82,6 +85,10 @@ void connectFrom(Connection& connection, std::string_view source, std::string_vi
   if (connection.fd < 0) {
     throwSystemError("httpGet: socket");
   }
+  // The port is chosen at connect, unique per destination: a loop of many requests does not
+  // run out of ports as bind(port 0) alone would.
+  const int defer_port = 1;
+  ::setsockopt(connection.fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &defer_port, sizeof(defer_port));
   if (::bind(connection.fd, local->get(), local->length()) != 0 ||
       (::connect(connection.fd, target->get(), target->length()) != 0 && errno != EINPROGRESS)) {
     connection.error = fmt::format("connect {} -> {}: {}", source, address,
@@ -93,8 +100,9 @@ void connectFrom(Connection& connection, std::string_view source, std::string_vi
   socklen_t length = sizeof(so_error);
   if (::poll(&entry, 1, millisecondsUntil(deadline)) != 1 ||
       ::getsockopt(connection.fd, SOL_SOCKET, SO_ERROR, &so_error, &length) != 0 || so_error != 0) {
-    connection.error = fmt::format("connect {} -> {}: {}", source, address,
-                                   so_error ? std::generic_category().message(so_error) : "timeout");
+    connection.error =
+        fmt::format("connect {} -> {}: {}", source, address,
+                    so_error ? std::generic_category().message(so_error) : "timeout");
   }
 }
 
@@ -130,6 +138,7 @@ std::string receiveAll(Connection& connection, Clock::time_point deadline) {
       continue;
     }
     if (n == 0 || (errno != EAGAIN && errno != EINTR)) {
+      connection.reset = n < 0 && errno == ECONNRESET;
       return received;
     }
     pollfd entry{.fd = connection.fd, .events = POLLIN};
@@ -147,6 +156,24 @@ std::string localAddress(int fd) {
   std::array<char, INET_ADDRSTRLEN> text{};
   ::inet_ntop(AF_INET, &local.sin_addr, text.data(), text.size());
   return fmt::format("{}:{}", text.data(), ntohs(local.sin_port));
+}
+
+std::string requestText(std::string_view address, const HttpRequest& request) {
+  std::string text = fmt::format("{} {} {}\r\nHost: {}\r\n", request.method, request.path,
+                                 request.version, request.host.empty() ? address : request.host);
+  if (request.version == "HTTP/1.1") {
+    text += "Connection: close\r\n";
+  }
+  if (!request.cookie.empty()) {
+    text += fmt::format("Cookie: {}\r\n", request.cookie);
+  }
+  for (const auto& [name, value] : request.fields) {
+    text += fmt::format("{}: {}\r\n", name, value);
+  }
+  if (request.method != "GET" || !request.body.empty()) {
+    text += fmt::format("Content-Length: {}\r\n", request.body.size());
+  }
+  return text + "\r\n" + request.body;
 }
 
 } // namespace
@@ -203,8 +230,8 @@ HttpResponse parseResponse(std::string raw) {
   return response;
 }
 
-HttpResponse httpGet(std::string_view address, const HttpRequest& request,
-                     std::chrono::milliseconds timeout) {
+HttpResponse httpRequest(std::string_view address, const HttpRequest& request,
+                         std::chrono::milliseconds timeout) {
   const auto deadline = Clock::now() + timeout;
   Connection connection;
   connectFrom(connection, request.source, address, deadline);
@@ -212,22 +239,41 @@ HttpResponse httpGet(std::string_view address, const HttpRequest& request,
   std::string client;
   if (connection.error.empty()) {
     client = localAddress(connection.fd);
-    std::string head = fmt::format("GET {} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n",
-                                   request.path, address);
-    if (!request.cookie.empty()) {
-      head += fmt::format("Cookie: {}\r\n", request.cookie);
-    }
-    head += "\r\n";
-    if (sendAll(connection, head, deadline)) {
+    if (sendAll(connection, requestText(address, request), deadline)) {
       raw = receiveAll(connection, deadline);
     }
   }
   HttpResponse response = parseResponse(std::move(raw));
   response.client = std::move(client);
+  response.reset = connection.reset;
   if (!connection.error.empty()) {
     response.error = connection.error;
   }
   return response;
+}
+
+HttpResponse httpGet(std::string_view address, const HttpRequest& request,
+                     std::chrono::milliseconds timeout) {
+  return httpRequest(address, request, timeout);
+}
+
+HttpResponse httpGet(std::string_view address, std::string_view path,
+                     std::chrono::milliseconds timeout) {
+  return httpRequest(
+      address, {.path = std::string(path), .version = "HTTP/1.0", .fields = {{"Accept", "*/*"}}},
+      timeout);
+}
+
+std::string percentEncode(std::string_view text) {
+  std::string encoded;
+  for (const unsigned char c : text) {
+    if (std::isalnum(c) || c == '-' || c == '.' || c == '_' || c == '~') {
+      encoded += static_cast<char>(c);
+    } else {
+      encoded += fmt::format("%{:02X}", c);
+    }
+  }
+  return encoded;
 }
 
 std::string uniqueLoopbackAddress() {
