@@ -14,6 +14,7 @@
 #include "corral/health/health_checker.h"
 
 #include "tests/integration/health/fake_health_server.h"
+#include "tests/support/event_loop.h"
 
 namespace corral::health {
 namespace {
@@ -22,47 +23,12 @@ using namespace std::chrono_literals;
 using Clock = std::chrono::steady_clock;
 using State = HealthState::State;
 using std::chrono::milliseconds;
+using test::Loop;
 
 // libevent reads CLOCK_MONOTONIC_COARSE unless a base asks for precise timers, and the control
 // thread's base does not, so its timers fire up to one tick (4 ms at HZ=250) either side of the
 // steady clock the tests measure with.
 constexpr milliseconds kClockTick = 5ms;
-
-/// A test's event loop. run() turns it until `done()` holds or `timeout` passes; a 10 ms tick
-/// bounds each turn, so the condition is checked even when nothing else happens.
-class Loop {
-public:
-  Loop()
-      : base_(event_base_new()),
-        tick_(event_new(
-            base_, -1, EV_PERSIST, [](evutil_socket_t, short, void*) {}, nullptr)) {
-    const timeval ten_ms{0, 10'000};
-    event_add(tick_, &ten_ms);
-  }
-  ~Loop() {
-    event_free(tick_);
-    event_base_free(base_);
-  }
-  Loop(const Loop&) = delete;
-  Loop& operator=(const Loop&) = delete;
-  event_base* base() const { return base_; }
-
-  template <class Condition>
-  bool run(Condition done, milliseconds timeout) {
-    const auto deadline = Clock::now() + timeout;
-    while (!done() && Clock::now() < deadline) {
-      event_base_loop(base_, EVLOOP_ONCE);
-    }
-    return done();
-  }
-  void runFor(milliseconds duration) {
-    run([] { return false; }, duration);
-  }
-
-private:
-  event_base* base_;
-  event* tick_;
-};
 
 struct Change {
   std::string server;

@@ -25,44 +25,15 @@
 
 #include "tests/support/child_process.h"
 #include "tests/support/connect_probe.h"
+#include "tests/support/event_loop.h"
 
 namespace corral::cluster {
 namespace {
 
 using namespace std::chrono_literals;
 using ::testing::HasSubstr;
+using test::Loop;
 using Clock = std::chrono::steady_clock;
-
-/// A test's event loop. run() turns it until `done()` holds or `timeout` passes; a 10 ms tick
-/// bounds each turn, so the condition is checked even when nothing else happens.
-class Loop {
-public:
-  Loop() : base_(event_base_new()), tick_(event_new(base_, -1, EV_PERSIST, [](int, short, void*) {}, nullptr)) {
-    const timeval ten_ms{0, 10'000};
-    event_add(tick_, &ten_ms);
-  }
-  ~Loop() {
-    event_free(tick_);
-    event_base_free(base_);
-  }
-  event_base* base() const { return base_; }
-
-  template <class Condition>
-  bool run(Condition done, std::chrono::milliseconds timeout) {
-    const auto deadline = Clock::now() + timeout;
-    while (!done() && Clock::now() < deadline) {
-      event_base_loop(base_, EVLOOP_ONCE);
-    }
-    return done();
-  }
-  void runFor(std::chrono::milliseconds duration) {
-    run([] { return false; }, duration);
-  }
-
-private:
-  event_base* base_;
-  event* tick_;
-};
 
 /// Collects what the `cluster` logger writes while the test runs.
 class LogCapture {
