@@ -16,7 +16,8 @@ class Loop {
 public:
   Loop()
       : base_(event_base_new()),
-        tick_(event_new(base_, -1, EV_PERSIST, [](evutil_socket_t, short, void*) {}, nullptr)) {
+        tick_(event_new(
+            base_, -1, EV_PERSIST, [](evutil_socket_t, short, void*) {}, nullptr)) {
     const timeval ten_ms{0, 10'000};
     event_add(tick_, &ten_ms);
   }

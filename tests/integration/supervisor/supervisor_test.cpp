@@ -31,8 +31,8 @@ namespace corral::cluster {
 namespace {
 
 using namespace std::chrono_literals;
-using ::testing::HasSubstr;
 using test::Loop;
+using ::testing::HasSubstr;
 using Clock = std::chrono::steady_clock;
 
 /// Collects what the `cluster` logger writes while the test runs.
