@@ -40,9 +40,6 @@ HeadGuard::~HeadGuard() {
 // right after this returns, so the guard looks again once this callback chain is over.
 bufferevent* HeadGuard::onNewConnection(event_base* base, void* self) {
   auto& guard = *static_cast<HeadGuard*>(self);
-  if (guard.connections() >= kMaxConnections) {
-    guard.evictOldestWaiting();
-  }
   bufferevent* bev = bufferevent_socket_new(base, -1, BEV_OPT_CLOSE_ON_FREE);
   auto tracked = std::make_unique<Tracked>();
   tracked->guard = &guard;
@@ -61,6 +58,11 @@ void HeadGuard::onSettle(evutil_socket_t, short, void* raw) {
   tracked.fd = bufferevent_getfd(tracked.bev);
   tracked.inode = socketInode(tracked.fd);
   tracked.bev = nullptr;
+  // Past the cap, shed here rather than at accept: one accept callback can take hundreds of
+  // connections before any has settled, and only settled ones can be shut.
+  auto& guard = *tracked.guard;
+  while (guard.connections() > kMaxConnections && guard.evictOldestWaiting()) {
+  }
 }
 
 bool HeadGuard::alive(const Tracked& tracked) const {
@@ -74,7 +76,7 @@ void HeadGuard::shut(Tracked& tracked) {
   tracked.shut = true;
 }
 
-void HeadGuard::evictOldestWaiting() {
+bool HeadGuard::evictOldestWaiting() {
   Tracked* oldest = nullptr;
   for (const auto& tracked : tracked_) {
     if (!tracked->shut && !tracked->serving && tracked->settle == nullptr &&
@@ -87,6 +89,7 @@ void HeadGuard::evictOldestWaiting() {
                         kMaxConnections);
     shut(*oldest);
   }
+  return oldest != nullptr;
 }
 
 // Once a second: forget connections evhttp closed, shut those past their head deadline.

@@ -62,7 +62,7 @@ private:
   Tracked* find(evhttp_request* request);
   bool alive(const Tracked& tracked) const;
   void shut(Tracked& tracked);
-  void evictOldestWaiting();
+  bool evictOldestWaiting(); // false when none is waiting
 
   event_base* base_;
   std::chrono::milliseconds head_timeout_;
