@@ -11,7 +11,7 @@ shift
 rm -rf "$logdir"
 mkdir -p "$logdir"
 here=$(cd "$(dirname "$0")" && pwd)
-export TSAN_OPTIONS="halt_on_error=1:exitcode=66:second_deadlock_stack=1:log_path=$logdir/tsan:suppressions=$here/suppressions.txt${TSAN_OPTIONS:+:$TSAN_OPTIONS}"
+export TSAN_OPTIONS="halt_on_error=1:exitcode=66:second_deadlock_stack=1:history_size=7:log_path=$logdir/tsan:suppressions=$here/suppressions.txt${TSAN_OPTIONS:+:$TSAN_OPTIONS}"
 "$@" 2>&1 | tee "$logdir/output"
 status=${PIPESTATUS[0]}
 # A filter that matches nothing (tests renamed) would pass without testing anything.
